@@ -1,0 +1,29 @@
+"""The Celery app and its static beat schedule (intervals come from settings)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dfyportal.settings")
+
+app = Celery("dfyportal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    sender.conf.beat_schedule = {
+        "sweep-stranded-orders": {
+            "task": "orders.sweep_orders",
+            "schedule": float(settings.DFY_SWEEP_INTERVAL),
+        },
+        "poll-fulfilment": {
+            "task": "orders.poll_fulfilment",
+            "schedule": float(settings.DFY_POLL_INTERVAL),
+        },
+    }

@@ -1,0 +1,67 @@
+"""Who may see and do what, decided once (STYLE G7).
+
+Every workspace page goes through `workspace_view`: it resolves the workspace from the URL
+only through the user's own memberships, so a workspace the user does not belong to (and every
+object in it) answers 404, and a role below the view's minimum answers 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django_htmx.middleware import HtmxDetails
+
+from orders.models import Membership, Role, Workspace
+
+P = ParamSpec("P")
+SESSION_WORKSPACE = "workspace_slug"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+class WorkspaceRequest(HtmxHttpRequest):
+    """A request inside a workspace: what `workspace_view` attaches."""
+
+    workspace: Workspace
+    membership: Membership
+    user: AbstractBaseUser  # type: ignore[assignment]
+
+
+def membership_for(user: AbstractBaseUser | AnonymousUser, slug: str) -> Membership:
+    membership = Membership.objects.for_user(user).filter(workspace__slug=slug).first()
+    if membership is None:
+        raise Http404("No such workspace.")
+    return membership
+
+
+def workspace_view(
+    min_role: Role = Role.OPERATOR,
+) -> Callable[
+    [Callable[Concatenate[WorkspaceRequest, P], HttpResponse]],
+    Callable[Concatenate[HttpRequest, P], HttpResponse],
+]:
+    def decorator(
+        view: Callable[Concatenate[WorkspaceRequest, P], HttpResponse],
+    ) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+            slug: Any = kwargs["slug"]
+            membership = membership_for(request.user, str(slug))
+            if not membership.has_role(min_role):
+                raise PermissionDenied(f"This needs the {min_role.label} role in {membership.workspace}.")
+            scoped: WorkspaceRequest = request  # type: ignore[assignment]
+            scoped.membership = membership
+            scoped.workspace = membership.workspace
+            request.session[SESSION_WORKSPACE] = membership.workspace.slug
+            return view(scoped, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

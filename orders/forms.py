@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django import forms
+
+from orders.models import Workspace
+
+
+class InstantlyKeyForm(forms.Form):
+    MODES = [("sandbox", "Sandbox (the portal's built-in stand-in; no money moves)"), ("live", "Live Instantly")]
+
+    label = forms.CharField(max_length=80, required=False)
+    secret = forms.CharField(
+        label="API key",
+        min_length=8,
+        max_length=300,
+        strip=True,
+        # render_value=False: a re-rendered form (say, after an error elsewhere) never echoes it.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Shown once here, then only its last 4 characters.",
+    )
+    mode = forms.ChoiceField(choices=MODES, initial="sandbox", widget=forms.RadioSelect)
+
+    def clean_secret(self) -> str:
+        secret: str = self.cleaned_data["secret"]
+        if any(ch.isspace() for ch in secret):
+            raise forms.ValidationError("An API key has no spaces; paste it again.")
+        return secret
+
+
+class WorkspaceSettingsForm(forms.ModelForm[Workspace]):
+    class Meta:
+        model = Workspace
+        fields = ["approval_policy", "approval_threshold", "allow_self_approval", "monthly_budget", "webhook_url"]

@@ -1,0 +1,86 @@
+"""Run web, Celery worker and Celery beat in the foreground; Ctrl-C stops all three."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from orders.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, STAFF_USER
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed demo data, then run web + worker + beat until interrupted."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--no-seed", action="store_true", help="Skip the demo data.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        port: int = options["port"]
+        call_command("migrate", interactive=False, verbosity=0)
+        if not options["no_seed"]:
+            call_command("seed_demo", verbosity=0)
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        python = sys.executable
+        commands = {
+            "web": [python, "manage.py", "runserver", "--noreload", f"{options['host']}:{port}"],
+            "worker": [python, "-m", "celery", "-A", "dfyportal", "worker", "-l", "info",
+                       "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            "beat": [python, "-m", "celery", "-A", "dfyportal", "beat", "-l", "info",
+                     "--schedule", str(settings.CELERY_BEAT_SCHEDULE_FILENAME)],
+        }
+        # Each child gets its own process group so that one Ctrl-C is handled here, once.
+        procs = {
+            name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR, start_new_session=True)  # noqa: S603
+            for name, cmd in commands.items()
+        }
+        self._announce(options["host"], port)
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping:
+                dead = [name for name, proc in procs.items() if proc.poll() is not None]
+                if dead:
+                    self.stderr.write(f"{', '.join(dead)} stopped; shutting the others down.")
+                    break
+                time.sleep(0.3)
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            for proc in procs.values():
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            self.stdout.write("Stopped web, worker and beat.")
+
+    def _announce(self, host: str, port: int) -> None:
+        shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
+        lines = [
+            "",
+            f"DFY Portal is starting on http://{shown_host}:{port}/",
+            f"Demo logins (password {DEMO_PASSWORD!r}):",
+            *[f"  {username:<9} {role.label} in workspace Demo" for username, role, _l, _s in DEMO_USERS],
+            f"  {STAFF_USER:<9} staff superuser (Django admin at /admin/)",
+            "Press Ctrl-C to stop web, worker and beat.",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

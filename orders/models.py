@@ -1,0 +1,351 @@
+"""The portal's domain: workspaces and who may act in them, keys, orders and their audit trail.
+
+Money is Decimal everywhere. Single-row predicates live here; writes with side effects live
+in `orders/services.py`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Self
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class ApprovalPolicy(models.TextChoices):
+    ALWAYS = "always", "Every order needs approval"
+    ABOVE_AMOUNT = "above_amount", "Orders above an amount need approval"
+    NEVER = "never", "No approval (auto-approve)"
+
+
+class Workspace(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    approval_policy = models.CharField(
+        max_length=20, choices=ApprovalPolicy.choices, default=ApprovalPolicy.ALWAYS
+    )
+    approval_threshold = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Due-now amount above which approval is needed."
+    )
+    allow_self_approval = models.BooleanField(
+        default=False, help_text="Let a lead approve their own order (four-eyes off)."
+    )
+    monthly_budget = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Recurring monthly spend that approval may not exceed."
+    )
+    webhook_url = models.URLField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                name="workspace_threshold_with_policy",
+                condition=~Q(approval_policy="above_amount") | Q(approval_threshold__isnull=False),
+                violation_error_message="An approval threshold is required for this policy.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", "Operator"
+    LEAD = "lead", "Lead"
+    ADMIN = "admin", "Workspace admin"
+
+
+ROLE_RANK = {Role.OPERATOR: 1, Role.LEAD: 2, Role.ADMIN: 3}
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def for_user(self, user: AbstractBaseUser | AnonymousUser) -> Self:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(user=user).select_related("workspace")
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.OPERATOR)
+    approval_limit = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Largest due-now amount this lead may approve; empty = unlimited."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["workspace__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique_user_workspace"),
+            models.CheckConstraint(
+                name="membership_limit_not_negative",
+                condition=Q(approval_limit__isnull=True) | Q(approval_limit__gte=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace} ({self.role})"
+
+    def has_role(self, role: Role) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[role]
+
+    @property
+    def is_lead(self) -> bool:
+        return self.has_role(Role.LEAD)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.has_role(Role.ADMIN)
+
+    def may_approve_amount(self, amount: Decimal) -> bool:
+        return self.is_lead and (self.approval_limit is None or amount <= self.approval_limit)
+
+
+class KeyStatus(models.TextChoices):
+    UNVERIFIED = "unverified", "Not verified yet"
+    OK = "ok", "Working"
+    INVALID = "invalid", "Invalid or revoked key"
+    MISSING_SCOPE = "missing_scope", "Key lacks the DFY order scopes"
+    NO_PLAN = "no_plan", "Workspace has no active plan"
+    UNREACHABLE = "unreachable", "Instantly could not be reached"
+
+
+class InstantlyKey(models.Model):
+    """A workspace's Instantly API key. The secret is stored encrypted and never shown again."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="instantly_key")
+    label = models.CharField(max_length=80, blank=True)
+    secret_encrypted = models.TextField(editable=False)
+    last4 = models.CharField(max_length=4, editable=False)
+    base_url = models.URLField(max_length=300)
+    status = models.CharField(max_length=20, choices=KeyStatus.choices, default=KeyStatus.UNVERIFIED)
+    status_detail = models.CharField(max_length=300, blank=True)
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.label or 'Instantly key'} ····{self.last4}"
+
+    def __repr__(self) -> str:
+        # Never let the ciphertext (or anything derived from it) into a traceback or log.
+        return f"<InstantlyKey {self.pk} ····{self.last4}>"
+
+    @property
+    def masked(self) -> str:
+        return f"····{self.last4}"
+
+    @property
+    def is_sandbox(self) -> bool:
+        return "/sandbox/" in self.base_url
+
+    def reveal(self) -> str:
+        """The clear secret, for the Instantly client only."""
+        from orders.crypto import decrypt
+
+        return decrypt(self.secret_encrypted)
+
+
+class OrderType(models.TextChoices):
+    DFY = "dfy", "New domains (DFY)"
+    PRE_WARMED_UP = "pre_warmed_up", "Pre-warmed domains"
+    EXTRA_ACCOUNTS = "extra_accounts", "Extra mailboxes on owned domains"
+
+
+class OrderStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PENDING_APPROVAL = "pending_approval", "Waiting for approval"
+    REJECTED = "rejected", "Rejected"
+    APPROVED = "approved", "Approved, queued"
+    NEEDS_REAPPROVAL = "needs_reapproval", "Price changed, needs re-approval"
+    SUBMITTING = "submitting", "Submitting to Instantly"
+    PLACED = "placed", "Placed"
+    PROVISIONING = "provisioning", "Provisioning mailboxes"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Refused by Instantly"
+    UNKNOWN = "unknown", "Outcome unknown, reconciling"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+    PARTIALLY_CANCELLED = "partially_cancelled", "Partially cancelled"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+EDITABLE_STATUSES = frozenset({OrderStatus.DRAFT, OrderStatus.REJECTED})
+IN_FLIGHT_STATUSES = frozenset(
+    {OrderStatus.SUBMITTING, OrderStatus.UNKNOWN, OrderStatus.PLACED, OrderStatus.PROVISIONING}
+)
+
+
+class Provider(models.IntegerChoices):
+    GOOGLE = 1, "Google"
+    AIRMAIL = 2, "AirMail"
+    MICROSOFT = 3, "Microsoft"
+
+
+class OrderQuerySet(models.QuerySet["Order"]):
+    def in_workspace(self, workspace: Workspace) -> Self:
+        """The one entry point for reading orders: everything is scoped to a workspace."""
+        return self.filter(workspace=workspace)
+
+    def pending_approval(self) -> Self:
+        return self.filter(status=OrderStatus.PENDING_APPROVAL)
+
+    def in_flight(self) -> Self:
+        return self.filter(status__in=IN_FLIGHT_STATUSES)
+
+
+class Order(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="orders")
+    order_type = models.CharField(max_length=20, choices=OrderType.choices, default=OrderType.DFY)
+    status = models.CharField(max_length=24, choices=OrderStatus.choices, default=OrderStatus.DRAFT)
+    title = models.CharField(max_length=120, blank=True)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_orders"
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_orders",
+    )
+    approved_quote = models.ForeignKey(
+        "Quote", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Bumped on every edit of the draft: a save carrying an older version is refused, so two
+    # tabs on one draft cannot silently overwrite each other.
+    version = models.PositiveIntegerField(default=1)
+    submission_attempt_id = models.UUIDField(null=True, blank=True, editable=False)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    placement_response = models.TextField(blank=True, help_text="Instantly's raw answer to the real order.")
+    decision_comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["workspace", "status"], name="order_ws_status"),
+            models.Index(fields=["workspace", "-created_at"], name="order_ws_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Order #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:detail", kwargs={"slug": self.workspace.slug, "pk": self.pk})
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in EDITABLE_STATUSES
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    domain = models.CharField(max_length=253)
+    provider = models.PositiveSmallIntegerField(choices=Provider.choices, default=Provider.GOOGLE)
+    forwarding_domain = models.CharField(max_length=253, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "domain"], name="orderitem_unique_domain"),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class MailboxStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    PROVISIONING = "provisioning", "Provisioning"
+    READY = "ready", "Ready"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Mailbox(models.Model):
+    item = models.ForeignKey(OrderItem, on_delete=models.CASCADE, related_name="mailboxes")
+    email_prefix = models.CharField(max_length=64)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    remote_id = models.CharField(max_length=100, blank=True, db_index=True)
+    status = models.CharField(max_length=20, choices=MailboxStatus.choices, default=MailboxStatus.REQUESTED)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "email_prefix"], name="mailbox_unique_prefix"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def email(self) -> str:
+        return f"{self.email_prefix}@{self.item.domain}"
+
+
+class Quote(models.Model):
+    """An immutable simulation result, bound to the exact payload it priced."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="quotes")
+    payload = models.JSONField(help_text="The canonical request body sent with simulation: true.")
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    response_body = models.TextField(help_text="Instantly's raw simulation answer.")
+    due_now = models.DecimalField(**MONEY)
+    per_month = models.DecimalField(**MONEY)
+    per_year = models.DecimalField(**MONEY)
+    discount = models.DecimalField(**MONEY, default=Decimal("0"))
+    is_valid = models.BooleanField()
+    order_error = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Quote {self.fingerprint[:10]} ${self.due_now}"
+
+
+class OrderEvent(models.Model):
+    """Append-only audit row: every transition and every remote call that can spend money."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_status}→{self.to_status}"
