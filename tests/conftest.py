@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.conf import settings as django_settings
 
 from tests.factories import MembershipFactory, UserFactory, WorkspaceFactory
 
@@ -18,7 +17,7 @@ def require_service(name: str, available: bool, reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings: pytest.FixtureRequest) -> None:
+def _test_settings(settings):  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
     settings.AXES_ENABLED = True
 
@@ -59,5 +58,3 @@ def operator_client(client, operator):  # type: ignore[no-untyped-def]
     client.force_login(operator)
     return client
 
-
-__all__ = ["django_settings", "require_service"]
