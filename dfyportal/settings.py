@@ -115,7 +115,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -128,6 +127,10 @@ MIDDLEWARE = [
     # axes last, as its docs ask, so it sees the final authentication outcome.
     "axes.middleware.AxesMiddleware",
 ]
+
+if not DEBUG:
+    # Static files from the app server in production; in DEBUG runserver serves them.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

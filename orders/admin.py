@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from orders.models import InstantlyKey, Membership, Workspace
@@ -17,6 +18,7 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
     list_display = ["name", "slug", "approval_policy", "monthly_budget", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [MembershipInline]
 
 

@@ -28,6 +28,10 @@ class InstantlyKeyForm(forms.Form):
 
 
 class WorkspaceSettingsForm(forms.ModelForm[Workspace]):
+    webhook_url = forms.URLField(
+        required=False, assume_scheme="https", help_text="Receives the same events as the emails, as JSON."
+    )
+
     class Meta:
         model = Workspace
         fields = ["approval_policy", "approval_threshold", "allow_self_approval", "monthly_budget", "webhook_url"]

@@ -14,8 +14,8 @@ class UserFactory(DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
-    # Trap: the password must go through set_password, or force_login works but login() does not.
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-42")
+    # Trap: a plain string would be stored unhashed; force_login works then but login() does not.
+    password = factory.django.Password("correct-horse-42")
 
 
 class WorkspaceFactory(DjangoModelFactory):
