@@ -309,5 +309,6 @@ LOGGING = {
         # httpx logs every request line at INFO; keep it quiet so URLs with cursors stay out.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }

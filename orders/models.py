@@ -267,11 +267,10 @@ class OrderItem(models.Model):
     forwarding_domain = models.CharField(max_length=253, blank=True)
     position = models.PositiveIntegerField(default=0)
 
+    # No uniqueness constraint on (order, domain): a draft must be able to hold what the user
+    # typed, duplicates included; the local rules and Instantly's simulation flag them.
     class Meta:
         ordering = ["position", "pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["order", "domain"], name="orderitem_unique_domain"),
-        ]
 
     def __str__(self) -> str:
         return self.domain
@@ -295,11 +294,9 @@ class Mailbox(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
 
+    # Duplicate prefixes are allowed in a draft for the same reason as duplicate domains.
     class Meta:
         ordering = ["position", "pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["item", "email_prefix"], name="mailbox_unique_prefix"),
-        ]
 
     def __str__(self) -> str:
         return self.email
