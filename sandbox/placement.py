@@ -154,10 +154,16 @@ def _check_mailboxes(item: Item, findings: Findings, *, existing: set[str]) -> N
     name = PROVIDER_NAMES[item.provider]
     room = rule.max_mailboxes - len(existing)
     seen: set[str] = set()
-    for index, mailbox in enumerate(item.mailboxes):
+    accepted = 0
+    for mailbox in item.mailboxes:
         reason = _account_problem(mailbox, seen=seen, existing=existing)
-        if reason is None and index >= room:
-            reason = f"{name} allows at most {rule.max_mailboxes} mailboxes per domain"
+        if reason is None:
+            # Only mailboxes that are fine otherwise use up the domain's room.
+            accepted += 1
+            if accepted > room:
+                reason = (
+                    f"{name} allows at most {rule.max_mailboxes} mailboxes per domain"
+                )
         seen.add(mailbox.prefix.lower())
         if reason:
             findings.add("invalid_accounts", _invalid(item.domain, mailbox, reason))
@@ -299,55 +305,57 @@ def evaluate(
     return Evaluation(order_type=order_type, findings=findings, planned=planned)
 
 
+def _sorted_ids(count: int) -> list[uuid.UUID]:
+    # Rows of one order share a timestamp and lists sort on (timestamp, id): ascending ids
+    # keep them in request order.
+    return sorted(uuid.uuid4() for _ in range(count))
+
+
 def _record(workspace: SandboxWorkspace, evaluation: Evaluation, price: Quote) -> None:
     """Write a valid real order: domain rows, mailboxes, the taken registry, stock, the charge."""
     now = now_ms()
-    new_orders: list[DomainOrder] = []
-    accounts: list[DfyAccount] = []
     prewarmed = evaluation.order_type == "pre_warmed_up"
-    for plan in evaluation.planned:
-        order = plan.existing_order
-        if order is None:
-            order = DomainOrder(
-                workspace=workspace,
-                domain=plan.line.domain,
-                email_provider=plan.line.provider,
-                forwarding_domain=plan.item.forwarding_domain,
-                forwarding_mode="redirect" if plan.item.forwarding_domain else "",
-                is_pre_warmed_up=prewarmed,
-                timestamp_created=now,
-            )
-            new_orders.append(order)
-        accounts += [
-            DfyAccount(
-                workspace=workspace,
-                order=order,
-                domain=plan.line.domain,
-                email=f"{mailbox.prefix.lower()}@{plan.line.domain}",
-                email_provider=plan.line.provider,
-                first_name=mailbox.first_name.strip(),
-                last_name=mailbox.last_name.strip(),
-                is_pre_warmed_up=prewarmed,
-                password=secrets.token_urlsafe(12),
-                timestamp_created=now,
-            )
-            for mailbox in plan.mailboxes
-        ]
-    # Rows of one order share a timestamp and lists sort on (timestamp, id): ascending ids
-    # keep them in request order.
-    for order, pk in zip(new_orders, sorted(uuid.uuid4() for _ in new_orders), strict=True):
-        order.id = pk
-    for account, pk in zip(accounts, sorted(uuid.uuid4() for _ in accounts), strict=True):
-        account.id = pk
-    new_domains = [order.domain for order in new_orders]
+    fresh = [plan for plan in evaluation.planned if plan.existing_order is None]
+    new_orders = {
+        plan.line.domain: DomainOrder(
+            id=pk,
+            workspace=workspace,
+            domain=plan.line.domain,
+            email_provider=plan.line.provider,
+            forwarding_domain=plan.item.forwarding_domain,
+            forwarding_mode="redirect" if plan.item.forwarding_domain else "",
+            is_pre_warmed_up=prewarmed,
+            timestamp_created=now,
+        )
+        for plan, pk in zip(fresh, _sorted_ids(len(fresh)), strict=True)
+    }
+    wanted = [
+        (plan, mailbox) for plan in evaluation.planned for mailbox in plan.mailboxes
+    ]
+    accounts = [
+        DfyAccount(
+            id=pk,
+            workspace=workspace,
+            order=plan.existing_order or new_orders[plan.line.domain],
+            domain=plan.line.domain,
+            email=f"{mailbox.prefix.lower()}@{plan.line.domain}",
+            email_provider=plan.line.provider,
+            first_name=mailbox.first_name.strip(),
+            last_name=mailbox.last_name.strip(),
+            is_pre_warmed_up=prewarmed,
+            password=secrets.token_urlsafe(12),
+            timestamp_created=now,
+        )
+        for (plan, mailbox), pk in zip(wanted, _sorted_ids(len(wanted)), strict=True)
+    ]
     # The unique domain columns turn a race with another workspace into an IntegrityError.
     TakenDomain.objects.bulk_create(
-        [TakenDomain(domain=d, workspace=workspace) for d in new_domains]
+        [TakenDomain(domain=d, workspace=workspace) for d in new_orders]
     )
-    DomainOrder.objects.bulk_create(new_orders)
+    DomainOrder.objects.bulk_create(new_orders.values())
     DfyAccount.objects.bulk_create(accounts)
     if prewarmed:
-        PreWarmedDomain.objects.filter(domain__in=new_domains).delete()
+        PreWarmedDomain.objects.filter(domain__in=list(new_orders)).delete()
     if price.total_price > 0:
         Charge.objects.create(
             workspace=workspace,

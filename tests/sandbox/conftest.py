@@ -33,8 +33,12 @@ class Sandbox:
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.http.get(path, **kwargs)
 
-    def order(self, items: list[dict[str, Any]], order_type: str = "dfy", **extra: Any) -> dict[str, Any]:
-        response = self.post(ORDERS, {"items": items, "order_type": order_type, **extra})
+    def order(
+        self, items: list[dict[str, Any]], order_type: str = "dfy", **extra: Any
+    ) -> dict[str, Any]:
+        response = self.post(
+            ORDERS, {"items": items, "order_type": order_type, **extra}
+        )
         assert response.status_code == 200, response.text
         return decimal_json(response)
 
@@ -46,19 +50,32 @@ def decimal_json(response: httpx.Response) -> Any:
 
 def mailboxes(count: int, prefix: str = "user") -> list[dict[str, str]]:
     return [
-        {"email_address_prefix": f"{prefix}{n}", "first_name": "Jane", "last_name": f"Doe{n}"} for n in range(count)
+        {
+            "email_address_prefix": f"{prefix}{n}",
+            "first_name": "Jane",
+            "last_name": f"Doe{n}",
+        }
+        for n in range(count)
     ]
 
 
-def item(domain: str, count: int = 1, provider: int = 1, **extra: Any) -> dict[str, Any]:
-    return {"domain": domain, "email_provider": provider, "accounts": mailboxes(count), **extra}
+def item(
+    domain: str, count: int = 1, provider: int = 1, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "domain": domain,
+        "email_provider": provider,
+        "accounts": mailboxes(count),
+        **extra,
+    }
 
 
 @pytest.fixture(autouse=True)
 def _restricted_keywords(db: None) -> None:
     # The data migration seeds them, but a transactional test elsewhere may have flushed them.
     RestrictedKeyword.objects.bulk_create(
-        [RestrictedKeyword(keyword=k) for k in DEFAULT_RESTRICTED_KEYWORDS], ignore_conflicts=True
+        [RestrictedKeyword(keyword=k) for k in DEFAULT_RESTRICTED_KEYWORDS],
+        ignore_conflicts=True,
     )
 
 
@@ -94,15 +111,25 @@ def sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
 
 @pytest.fixture
 def anonymous(wsgi_app: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=httpx.WSGITransport(app=wsgi_app), base_url=BASE_URL) as client:
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=wsgi_app), base_url=BASE_URL
+    ) as client:
         yield client
 
 
 @pytest.fixture
 def stock() -> list[PreWarmedDomain]:
     return [
-        PreWarmedDomain.objects.create(domain="warmleads.com", account_type=1, mailbox_count=3),
-        PreWarmedDomain.objects.create(domain="warmreach.org", account_type=2, mailbox_count=2),
-        PreWarmedDomain.objects.create(domain="warmsend.co", account_type=1, mailbox_count=4),
-        PreWarmedDomain.objects.create(domain="warmbundle.com", account_type=3, mailbox_count=50),
+        PreWarmedDomain.objects.create(
+            domain="warmleads.com", account_type=1, mailbox_count=3
+        ),
+        PreWarmedDomain.objects.create(
+            domain="warmreach.org", account_type=2, mailbox_count=2
+        ),
+        PreWarmedDomain.objects.create(
+            domain="warmsend.co", account_type=1, mailbox_count=4
+        ),
+        PreWarmedDomain.objects.create(
+            domain="warmbundle.com", account_type=3, mailbox_count=50
+        ),
     ]
