@@ -59,8 +59,18 @@ class Rule:
 
 
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule(SCOPE_ALL, 50, 1.0, "the portal's share of Instantly's limit (50 requests per second)"),
-    Rule(SCOPE_ALL, 3000, 60.0, "the portal's share of Instantly's limit (3,000 requests per minute)"),
+    Rule(
+        SCOPE_ALL,
+        50,
+        1.0,
+        "the portal's share of Instantly's limit (50 requests per second)",
+    ),
+    Rule(
+        SCOPE_ALL,
+        3000,
+        60.0,
+        "the portal's share of Instantly's limit (3,000 requests per minute)",
+    ),
     Rule(KIND_CHECK, 30, 60.0, "Instantly's domain-check limit (30 per minute)"),
     Rule(KIND_CHECK, 900, 3600.0, "Instantly's domain-check limit (900 per hour)"),
 )
@@ -199,7 +209,9 @@ class _SlidingWindowLimiter:
             self._sleep(reservation.wait)
             waited += reservation.wait
 
-    def _decide(self, logs: dict[str, list[float]], kind: str, now: float) -> Reservation:
+    def _decide(
+        self, logs: dict[str, list[float]], kind: str, now: float
+    ) -> Reservation:
         """Evaluate and, when allowed, record `now` in every scope of `kind` (caller holds the lock)."""
         wait, rule = evaluate(logs, self.rules, kind, now)
         if rule is not None:
@@ -238,7 +250,9 @@ class MemoryRateLimiter(_SlidingWindowLimiter):
 
     def wait_time(self, bucket: str, kind: str) -> float:
         with self._lock:
-            return evaluate(self._logs.get(bucket, {}), self.rules, kind, self._clock())[0]
+            return evaluate(
+                self._logs.get(bucket, {}), self.rules, kind, self._clock()
+            )[0]
 
 
 class FileRateLimiter(_SlidingWindowLimiter):
@@ -276,9 +290,13 @@ class FileRateLimiter(_SlidingWindowLimiter):
     def _locked(self, bucket: str) -> Iterator[None]:
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.directory / f"{bucket}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(
+                self.directory / f"{bucket}.lock", os.O_RDWR | os.O_CREAT, 0o600
+            )
         except OSError as exc:
-            raise RateLimiterUnavailable(f"rate-limit directory unusable: {exc}") from exc
+            raise RateLimiterUnavailable(
+                f"rate-limit directory unusable: {exc}"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -291,20 +309,29 @@ class FileRateLimiter(_SlidingWindowLimiter):
         path = self.directory / f"{bucket}.json"
         try:
             raw = json.loads(path.read_text())
-            logs = {str(scope): sorted(float(t) for t in times) for scope, times in raw["scopes"].items()}
+            logs = {
+                str(scope): sorted(float(t) for t in times)
+                for scope, times in raw["scopes"].items()
+            }
         except FileNotFoundError:
             return {}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # Losing the log can only let a short burst through; Instantly's 429 (retried for
             # reads) is the backstop. Refusing all requests forever would be worse.
-            logger.warning("rate-limit state %s unreadable (%s); starting afresh", path.name, exc)
+            logger.warning(
+                "rate-limit state %s unreadable (%s); starting afresh", path.name, exc
+            )
             return {}
         return logs
 
     def _store(self, bucket: str, logs: Mapping[str, list[float]]) -> None:
         path = self.directory / f"{bucket}.json"
         tmp = path.with_suffix(".tmp")
-        payload = {"v": 1, "scopes": {scope: [round(t, 6) for t in log] for scope, log in logs.items()}}
+        payload = {
+            "v": 1,
+            # repr() of a float round-trips exactly, so stored times equal granted ones.
+            "scopes": {scope: list(log) for scope, log in logs.items()},
+        }
         tmp.write_text(json.dumps(payload, separators=(",", ":")))
         os.replace(tmp, path)
 
@@ -387,19 +414,33 @@ class RedisRateLimiter(_SlidingWindowLimiter):
 
     def try_acquire(self, bucket: str, kind: str) -> Reservation:
         scopes = scopes_for(kind)
-        keys = [f"{self._prefix}:{{{_check_bucket(bucket)}}}:{scope}" for scope in scopes]
-        args: list[str | int] = ["" if self._server_time else int(self._clock() * 1000), uuid.uuid4().hex]
+        keys = [
+            f"{self._prefix}:{{{_check_bucket(bucket)}}}:{scope}" for scope in scopes
+        ]
+        args: list[str | int] = [
+            "" if self._server_time else int(self._clock() * 1000),
+            uuid.uuid4().hex,
+        ]
         for scope in scopes:
             window, limit = self._retention.get(scope, (0.0, 0))
             args += [int(window * 1000), limit]
-        applicable = [(i, rule) for i, rule in enumerate(self.rules) if rule.scope in scopes]
+        applicable = [
+            (i, rule) for i, rule in enumerate(self.rules) if rule.scope in scopes
+        ]
         args.append(len(applicable))
         for index, rule in applicable:
-            args += [scopes.index(rule.scope) + 1, rule.limit, int(rule.window * 1000), index]
+            args += [
+                scopes.index(rule.scope) + 1,
+                rule.limit,
+                int(rule.window * 1000),
+                index,
+            ]
         try:
             granted, wait_ms, which, now_ms = self._script(keys=keys, args=args)
         except redis.RedisError as exc:
-            raise RateLimiterUnavailable(f"Redis rate limiter unavailable: {type(exc).__name__}") from exc
+            raise RateLimiterUnavailable(
+                f"Redis rate limiter unavailable: {type(exc).__name__}"
+            ) from exc
         return Reservation(
             granted=bool(granted),
             wait=int(wait_ms) / 1000,
@@ -409,7 +450,9 @@ class RedisRateLimiter(_SlidingWindowLimiter):
 
     def wait_time(self, bucket: str, kind: str) -> float:
         scopes = scopes_for(kind)
-        keys = [f"{self._prefix}:{{{_check_bucket(bucket)}}}:{scope}" for scope in scopes]
+        keys = [
+            f"{self._prefix}:{{{_check_bucket(bucket)}}}:{scope}" for scope in scopes
+        ]
         try:
             if self._server_time:
                 seconds, micros = self._redis.time()
@@ -418,10 +461,15 @@ class RedisRateLimiter(_SlidingWindowLimiter):
                 now = self._clock()
             logs: dict[str, list[float]] = {}
             for scope, key in zip(scopes, keys, strict=True):
-                entries = cast("list[tuple[bytes, float]]", self._redis.zrange(key, 0, -1, withscores=True))
+                entries = cast(
+                    "list[tuple[bytes, float]]",
+                    self._redis.zrange(key, 0, -1, withscores=True),
+                )
                 logs[scope] = [score / 1000 for _member, score in entries]
         except redis.RedisError as exc:
-            raise RateLimiterUnavailable(f"Redis rate limiter unavailable: {type(exc).__name__}") from exc
+            raise RateLimiterUnavailable(
+                f"Redis rate limiter unavailable: {type(exc).__name__}"
+            ) from exc
         return evaluate(logs, self.rules, kind, now)[0]
 
 
@@ -438,7 +486,9 @@ def get_limiter() -> RateLimiter:
 
 @functools.cache
 def _redis_limiter(url: str) -> RedisRateLimiter:
-    return RedisRateLimiter(redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5))
+    return RedisRateLimiter(
+        redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    )
 
 
 @functools.cache
