@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from django.core.wsgi import get_wsgi_application
 
 from sandbox.models import PreWarmedDomain, RestrictedKeyword, SandboxWorkspace
 from sandbox.rules import DEFAULT_RESTRICTED_KEYWORDS
 from sandbox.services import sandbox_workspace_create
+from sandbox.testing import in_process_transport
 
 BASE_URL = "http://testserver/sandbox/api/v2"
 ORDERS = "/dfy-email-account-orders"
@@ -79,19 +79,14 @@ def _restricted_keywords(db: None) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def wsgi_app() -> Any:
-    return get_wsgi_application()
-
-
 @pytest.fixture
-def make_sandbox(wsgi_app: Any) -> Iterator[Callable[..., Sandbox]]:
+def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     clients: list[httpx.Client] = []
 
     def make(*, key: str | None = None, **kwargs: Any) -> Sandbox:
         workspace, secret = sandbox_workspace_create(**kwargs)
         client = httpx.Client(
-            transport=httpx.WSGITransport(app=wsgi_app),
+            transport=in_process_transport(),
             base_url=BASE_URL,
             headers={"Authorization": f"Bearer {key or secret}"},
             timeout=5,
@@ -110,10 +105,8 @@ def sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
 
 
 @pytest.fixture
-def anonymous(wsgi_app: Any) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        transport=httpx.WSGITransport(app=wsgi_app), base_url=BASE_URL
-    ) as client:
+def anonymous() -> Iterator[httpx.Client]:
+    with httpx.Client(transport=in_process_transport(), base_url=BASE_URL) as client:
         yield client
 
 
