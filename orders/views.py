@@ -13,6 +13,7 @@ from orders import services
 from orders.access import SESSION_WORKSPACE, WorkspaceRequest, workspace_view
 from orders.forms import InstantlyKeyForm, WorkspaceSettingsForm
 from orders.models import InstantlyKey, Membership, Order, OrderStatus, Role
+from orders.tasks import verify_key_task
 
 
 @require_GET
@@ -56,8 +57,16 @@ def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
                 label=key_form.cleaned_data["label"],
                 base_url=services.instantly_base_url(mode=key_form.cleaned_data["mode"]),
             )
-            messages.success(request, "API key saved. Only its last 4 characters are shown from now on.")
+            verify_key_task.delay_on_commit(workspace_id=request.workspace.pk)
+            messages.success(
+                request, "API key saved and being verified. Only its last 4 characters are shown from now on."
+            )
             return redirect("orders:settings", slug=slug)
+    elif request.method == "POST" and "verify_key" in request.POST:
+        if key is not None:
+            verify_key_task.delay_on_commit(workspace_id=request.workspace.pk)
+            messages.info(request, "Verification started; reload in a few seconds to see the result.")
+        return redirect("orders:settings", slug=slug)
     elif request.method == "POST":
         settings_form = WorkspaceSettingsForm(request.POST, instance=request.workspace, prefix="ws")
         if settings_form.is_valid():
