@@ -111,7 +111,7 @@ class Knobs(models.Model):
         help_text="How long both timeout switches hold the answer.",
     )
     payment_failure_reason = models.CharField(
-        max_length=40, blank=True, choices=PaymentFailure.choices
+        max_length=40, blank=True, choices=PaymentFailure
     )
     unavailable_providers = models.JSONField(
         null=True,

@@ -23,7 +23,9 @@ class _KeepConnectionsOpen:
     def __init__(self) -> None:
         self.handler = WSGIHandler()
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
         request_started.disconnect(close_old_connections)
         request_finished.disconnect(close_old_connections)
         try:
