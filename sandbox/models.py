@@ -36,7 +36,7 @@ class PaymentFailure(models.TextChoices):
 class Knobs(models.Model):
     """Prices, promotions and fault switches.
 
-    On the global row a blank field means the built-in default (sandbox/switches.py); on a
+    On the global row a blank field means the built-in default (rules.DEFAULT_KNOBS); on a
     workspace it means "use the global value". The two *_remaining counters are separate on
     each row and are used up one request at a time, the workspace's first.
     """

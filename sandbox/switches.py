@@ -14,7 +14,7 @@ from sandbox.models import Knobs, PaymentFailure, SandboxSettings, SandboxWorksp
 from sandbox.rules import DEFAULT_KNOBS, Provider
 
 COUNTERS = ("burst_429_remaining", "error_5xx_remaining")
-KNOB_FIELDS = tuple(name for name in DEFAULT_KNOBS) + ("payment_failure_reason",)
+KNOB_FIELDS = (*DEFAULT_KNOBS, "payment_failure_reason")
 
 
 @dataclass(frozen=True)
