@@ -81,8 +81,10 @@ class InstantlyError(Exception):
 class InstantlyTransientError(InstantlyError):
     """Worth retrying later: 5xx, timeouts, connection errors, 429, a passed deadline.
 
-    `request_sent` is False when nothing reached the wire (connect error, pool timeout, a wait
-    that would pass the deadline), which makes even a state-changing call safe to retry.
+    `request_sent` is False when Instantly certainly did not act on the request: nothing
+    reached the wire (connect error, pool timeout, a wait that would pass the deadline) or it
+    was refused with 429 before any processing. Then even a state-changing call is safe to
+    send again later.
     """
 
     def __init__(
@@ -1103,6 +1105,7 @@ class InstantlyClient:
             error = RateLimited(
                 message,
                 retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+                request_sent=False,
                 **common,
             )
         elif status >= 500 or status == 408:

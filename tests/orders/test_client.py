@@ -209,28 +209,51 @@ def test_payload_carrying_its_own_simulation_flag_is_refused(make_client):
     assert remote.requests == []
 
 
+def _simulation_false_sites(tree):
+    """(enclosing function or "<module>") of every {"simulation": False} dict literal and every
+    simulation=False keyword argument."""
+    parents = {
+        child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)
+    }
+
+    def owner(node):
+        while node in parents:
+            node = parents[node]
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                return node.name
+        return "<module>"
+
+    for node in ast.walk(tree):
+        pairs = []
+        if isinstance(node, ast.Dict):
+            pairs = [
+                (k.value, v)
+                for k, v in zip(node.keys, node.values, strict=True)
+                if isinstance(k, ast.Constant)
+            ]
+        elif isinstance(node, ast.keyword) and node.arg:
+            pairs = [(node.arg, node.value)]
+        for name, value in pairs:
+            if (
+                name == "simulation"
+                and isinstance(value, ast.Constant)
+                and value.value is False
+            ):
+                yield owner(node)
+
+
 def test_only_place_order_can_send_simulation_false():
-    """The literal that buys things exists once, in InstantlyClient.place_order (sandbox aside)."""
+    """The literal that buys things exists once, in InstantlyClient.place_order (sandbox and
+    tests aside)."""
     hits = []
     for path in ROOT.rglob("*.py"):
         relative = path.relative_to(ROOT)
         if relative.parts[0] in {".venv", "sandbox", "tests", "var", "node_modules"}:
             continue
         tree = ast.parse(path.read_text(), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                for inner in ast.walk(node):
-                    if isinstance(inner, ast.Dict):
-                        for key, value in zip(inner.keys, inner.values, strict=True):
-                            if (
-                                isinstance(key, ast.Constant)
-                                and key.value == "simulation"
-                                and isinstance(value, ast.Constant)
-                                and value.value is False
-                            ):
-                                hits.append((str(relative), node.name))
-    # ast.walk visits nested functions twice (as themselves and inside their parent).
-    assert set(hits) == {("orders/instantly.py", "place_order")}
+        hits += [(str(relative), name) for name in _simulation_false_sites(tree)]
+
+    assert hits == [("orders/instantly.py", "place_order")]
 
 
 # --- Errors -----------------------------------------------------------------------------
@@ -291,6 +314,7 @@ def test_429_is_rate_limited_and_exhausts_read_retries(make_client, clock):
 
     assert caught.value.retry_after is None
     assert isinstance(caught.value, InstantlyTransientError)
+    assert caught.value.request_sent is False, "a 429 was refused before any processing"
     assert len(remote.requests) == 3
     assert clock.sleeps == [0.5, 1.0]
 
