@@ -216,11 +216,15 @@ class _SlidingWindowLimiter:
         wait, rule = evaluate(logs, self.rules, kind, now)
         if rule is not None:
             return Reservation(granted=False, wait=wait, reason=rule.label, at=now)
-        for scope in scopes_for(kind):
+        for scope in self._recorded_scopes(kind):
             log = logs.get(scope, [])
             bisect.insort(log, now)
             logs[scope] = self._trim(scope, log, now)
         return Reservation(granted=True, wait=0.0, reason="", at=now)
+
+    def _recorded_scopes(self, kind: str) -> tuple[str, ...]:
+        """The scopes a request of `kind` is logged in: those some rule limits."""
+        return tuple(scope for scope in scopes_for(kind) if scope in self._retention)
 
     def _trim(self, scope: str, log: list[float], now: float) -> list[float]:
         window, limit = self._retention.get(scope, (0.0, 0))
@@ -413,7 +417,7 @@ class RedisRateLimiter(_SlidingWindowLimiter):
         self._prefix = prefix
 
     def try_acquire(self, bucket: str, kind: str) -> Reservation:
-        scopes = scopes_for(kind)
+        scopes = self._recorded_scopes(kind)
         keys = [
             f"{self._prefix}:{{{_check_bucket(bucket)}}}:{scope}" for scope in scopes
         ]
@@ -449,7 +453,7 @@ class RedisRateLimiter(_SlidingWindowLimiter):
         )
 
     def wait_time(self, bucket: str, kind: str) -> float:
-        scopes = scopes_for(kind)
+        scopes = self._recorded_scopes(kind)
         keys = [
             f"{self._prefix}:{{{_check_bucket(bucket)}}}:{scope}" for scope in scopes
         ]
