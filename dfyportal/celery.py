@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from celery import Celery
 
@@ -11,6 +12,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dfyportal.settings")
 app = Celery("dfyportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _make_broker_folders(sender: Celery, **kwargs: object) -> None:
+    """Kombu's filesystem transport (the embedded default) expects its folders to exist."""
+    options = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if folder := options.get(key):
+            Path(folder).mkdir(parents=True, exist_ok=True)
 
 
 @app.on_after_finalize.connect

@@ -207,6 +207,8 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 
 # --- Security -----------------------------------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Workers reach the built-in sandbox over plain http inside the deployment; never redirect them.
+SECURE_REDIRECT_EXEMPT = [r"^sandbox/"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY") else None
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
