@@ -43,7 +43,9 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(raw) if raw else default
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from exc
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number, not {raw!r}."
+        ) from exc
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -91,9 +93,13 @@ def _secret(name: str) -> str:
 SECRET_KEY = _secret("DJANGO_SECRET_KEY")
 # Keys for encrypting stored Instantly API secrets: comma-separated Fernet keys, newest first.
 # Deliberately independent of SECRET_KEY so either can rotate alone.
-DFY_ENCRYPTION_KEYS = [k for k in _secret("DFY_ENCRYPTION_KEYS").split(",") if k.strip()]
+DFY_ENCRYPTION_KEYS = [
+    k for k in _secret("DFY_ENCRYPTION_KEYS").split(",") if k.strip()
+]
 
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else ""
+)
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # --- Applications -------------------------------------------------------------------------
@@ -177,7 +183,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
 else:
     # File based so that web and worker processes share it (locmem would be per process).
     CACHES = {
@@ -192,7 +203,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
@@ -209,12 +222,16 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 # Workers reach the built-in sandbox over plain http inside the deployment; never redirect them.
 SECURE_REDIRECT_EXEMPT = [r"^sandbox/"]
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY") else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY") else None
+)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_NAME = "sessionid" if DEBUG else "__Secure-sessionid"
 CSRF_COOKIE_NAME = "csrftoken" if DEBUG else "__Secure-csrftoken"
-CSRF_COOKIE_HTTPONLY = True  # htmx gets the token from hx-headers on <body>, not the cookie
+CSRF_COOKIE_HTTPONLY = (
+    True  # htmx gets the token from hx-headers on <body>, not the cookie
+)
 SESSION_COOKIE_HTTPONLY = True
 # Staged HSTS: start small in production and raise DJANGO_HSTS_SECONDS once HTTPS is proven.
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
@@ -259,8 +276,12 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Email --------------------------------------------------------------------------------
-EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "DFY Portal <portal@localhost>")
+EMAIL_BACKEND = env_str(
+    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env_str(
+    "DJANGO_DEFAULT_FROM_EMAIL", "DFY Portal <portal@localhost>"
+)
 
 # --- Celery (https://docs.celeryq.dev/en/stable/userguide/configuration.html) -------------
 if REDIS_URL:
@@ -292,10 +313,13 @@ DFY_SWEEP_INTERVAL = env_int("DFY_SWEEP_INTERVAL", 60)
 DFY_POLL_INTERVAL = env_int("DFY_POLL_INTERVAL", 60)
 
 # --- Instantly ----------------------------------------------------------------------------
-INSTANTLY_LIVE_BASE_URL = env_str("INSTANTLY_LIVE_BASE_URL", "https://api.instantly.ai/api/v2")
+INSTANTLY_LIVE_BASE_URL = env_str(
+    "INSTANTLY_LIVE_BASE_URL", "https://api.instantly.ai/api/v2"
+)
 # Where the portal's own sandbox answers for workers (the web process serves /sandbox/).
 INSTANTLY_SANDBOX_BASE_URL = env_str(
-    "INSTANTLY_SANDBOX_BASE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}/sandbox/api/v2"
+    "INSTANTLY_SANDBOX_BASE_URL",
+    f"http://127.0.0.1:{env_int('PORT', 8000)}/sandbox/api/v2",
 )
 INSTANTLY_TIMEOUT_SECONDS = float(env_str("INSTANTLY_TIMEOUT_SECONDS", "10"))
 INSTANTLY_DEADLINE_SECONDS = float(env_str("INSTANTLY_DEADLINE_SECONDS", "30"))
@@ -304,7 +328,9 @@ INSTANTLY_DEADLINE_SECONDS = float(env_str("INSTANTLY_DEADLINE_SECONDS", "30"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, Concatenate, ParamSpec
+from typing import Any, Concatenate, ParamSpec, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django_htmx.middleware import HtmxDetails
@@ -31,7 +31,7 @@ class WorkspaceRequest(HtmxHttpRequest):
 
     workspace: Workspace
     membership: Membership
-    user: AbstractBaseUser  # type: ignore[assignment]
+    user: User
 
 
 def membership_for(user: AbstractBaseUser | AnonymousUser, slug: str) -> Membership:
@@ -51,17 +51,21 @@ def workspace_view(
         view: Callable[Concatenate[WorkspaceRequest, P], HttpResponse],
     ) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+        def wrapper(
+            request: HttpRequest, *args: P.args, **kwargs: P.kwargs
+        ) -> HttpResponse:
             slug: Any = kwargs["slug"]
             membership = membership_for(request.user, str(slug))
             if not membership.has_role(min_role):
-                raise PermissionDenied(f"This needs the {min_role.label} role in {membership.workspace}.")
+                raise PermissionDenied(
+                    f"This needs the {min_role.label} role in {membership.workspace}."
+                )
             scoped: WorkspaceRequest = request  # type: ignore[assignment]
             scoped.membership = membership
             scoped.workspace = membership.workspace
             request.session[SESSION_WORKSPACE] = membership.workspace.slug
             return view(scoped, *args, **kwargs)
 
-        return wrapper
+        return cast("Callable[Concatenate[HttpRequest, P], HttpResponse]", wrapper)
 
     return decorator

@@ -36,12 +36,38 @@ class InstantlyKeyAdmin(admin.ModelAdmin[InstantlyKey]):
     """Keys are set from the workspace settings page, where the secret is typed once and
     encrypted; here staff see only the mask and the verification state."""
 
-    list_display = ["workspace", "label", "masked", "base_url", "status", "last_verified_at"]
+    list_display = [
+        "workspace",
+        "label",
+        "masked",
+        "base_url",
+        "status",
+        "last_verified_at",
+    ]
     list_filter = ["status"]
     list_select_related = ["workspace"]
     search_fields = ["workspace__name", "label"]
-    fields = ["workspace", "label", "masked", "base_url", "status", "status_detail", "last_verified_at", "updated_by", "updated_at"]
-    readonly_fields = ["workspace", "masked", "base_url", "status", "status_detail", "last_verified_at", "updated_by", "updated_at"]
+    fields = [
+        "workspace",
+        "label",
+        "masked",
+        "base_url",
+        "status",
+        "status_detail",
+        "last_verified_at",
+        "updated_by",
+        "updated_at",
+    ]
+    readonly_fields = [
+        "workspace",
+        "masked",
+        "base_url",
+        "status",
+        "status_detail",
+        "last_verified_at",
+        "updated_by",
+        "updated_at",
+    ]
 
     @admin.display(description="Key")
     def masked(self, obj: InstantlyKey) -> str:

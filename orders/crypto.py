@@ -39,7 +39,9 @@ def decrypt(token: str) -> str:
     try:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable("stored secret cannot be decrypted with the configured keys") from exc
+        raise SecretUnreadable(
+            "stored secret cannot be decrypted with the configured keys"
+        ) from exc
 
 
 def rotate(token: str) -> str:
@@ -47,4 +49,6 @@ def rotate(token: str) -> str:
     try:
         return _current().rotate(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable("stored secret cannot be decrypted with the configured keys") from exc
+        raise SecretUnreadable(
+            "stored secret cannot be decrypted with the configured keys"
+        ) from exc

@@ -6,7 +6,10 @@ from orders.models import Workspace
 
 
 class InstantlyKeyForm(forms.Form):
-    MODES = [("sandbox", "Sandbox (the portal's built-in stand-in; no money moves)"), ("live", "Live Instantly")]
+    MODES = [
+        ("sandbox", "Sandbox (the portal's built-in stand-in; no money moves)"),
+        ("live", "Live Instantly"),
+    ]
 
     label = forms.CharField(max_length=80, required=False)
     secret = forms.CharField(
@@ -29,9 +32,17 @@ class InstantlyKeyForm(forms.Form):
 
 class WorkspaceSettingsForm(forms.ModelForm[Workspace]):
     webhook_url = forms.URLField(
-        required=False, assume_scheme="https", help_text="Receives the same events as the emails, as JSON."
+        required=False,
+        assume_scheme="https",
+        help_text="Receives the same events as the emails, as JSON.",
     )
 
     class Meta:
         model = Workspace
-        fields = ["approval_policy", "approval_threshold", "allow_self_approval", "monthly_budget", "webhook_url"]
+        fields = [
+            "approval_policy",
+            "approval_threshold",
+            "allow_self_approval",
+            "monthly_budget",
+            "webhook_url",
+        ]

@@ -17,9 +17,6 @@ from django.urls import reverse
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-MONEY = {"max_digits": 12, "decimal_places": 2}
-
-
 class ApprovalPolicy(models.TextChoices):
     ALWAYS = "always", "Every order needs approval"
     ABOVE_AMOUNT = "above_amount", "Orders above an amount need approval"
@@ -30,16 +27,24 @@ class Workspace(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
     approval_policy = models.CharField(
-        max_length=20, choices=ApprovalPolicy.choices, default=ApprovalPolicy.ALWAYS
+        max_length=20, choices=ApprovalPolicy, default=ApprovalPolicy.ALWAYS
     )
     approval_threshold = models.DecimalField(
-        **MONEY, null=True, blank=True, help_text="Due-now amount above which approval is needed."
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Due-now amount above which approval is needed.",
     )
     allow_self_approval = models.BooleanField(
         default=False, help_text="Let a lead approve their own order (four-eyes off)."
     )
     monthly_budget = models.DecimalField(
-        **MONEY, null=True, blank=True, help_text="Recurring monthly spend that approval may not exceed."
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Recurring monthly spend that approval may not exceed.",
     )
     webhook_url = models.URLField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -49,7 +54,8 @@ class Workspace(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="workspace_threshold_with_policy",
-                condition=~Q(approval_policy="above_amount") | Q(approval_threshold__isnull=False),
+                condition=~Q(approval_policy="above_amount")
+                | Q(approval_threshold__isnull=False),
                 violation_error_message="An approval threshold is required for this policy.",
             ),
         ]
@@ -75,11 +81,19 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
 
 
 class Membership(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=20, choices=Role.choices, default=Role.OPERATOR)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role, default=Role.OPERATOR)
     approval_limit = models.DecimalField(
-        **MONEY, null=True, blank=True, help_text="Largest due-now amount this lead may approve; empty = unlimited."
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Largest due-now amount this lead may approve; empty = unlimited.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -88,7 +102,9 @@ class Membership(models.Model):
     class Meta:
         ordering = ["workspace__name"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique_user_workspace"),
+            models.UniqueConstraint(
+                fields=["user", "workspace"], name="membership_unique_user_workspace"
+            ),
             models.CheckConstraint(
                 name="membership_limit_not_negative",
                 condition=Q(approval_limit__isnull=True) | Q(approval_limit__gte=0),
@@ -110,7 +126,9 @@ class Membership(models.Model):
         return self.has_role(Role.ADMIN)
 
     def may_approve_amount(self, amount: Decimal) -> bool:
-        return self.is_lead and (self.approval_limit is None or amount <= self.approval_limit)
+        return self.is_lead and (
+            self.approval_limit is None or amount <= self.approval_limit
+        )
 
 
 class KeyStatus(models.TextChoices):
@@ -125,16 +143,24 @@ class KeyStatus(models.TextChoices):
 class InstantlyKey(models.Model):
     """A workspace's Instantly API key. The secret is stored encrypted and never shown again."""
 
-    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="instantly_key")
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="instantly_key"
+    )
     label = models.CharField(max_length=80, blank=True)
     secret_encrypted = models.TextField(editable=False)
     last4 = models.CharField(max_length=4, editable=False)
     base_url = models.URLField(max_length=300)
-    status = models.CharField(max_length=20, choices=KeyStatus.choices, default=KeyStatus.UNVERIFIED)
+    status = models.CharField(
+        max_length=20, choices=KeyStatus, default=KeyStatus.UNVERIFIED
+    )
     status_detail = models.CharField(max_length=300, blank=True)
     last_verified_at = models.DateTimeField(null=True, blank=True)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -185,7 +211,12 @@ class OrderStatus(models.TextChoices):
 
 EDITABLE_STATUSES = frozenset({OrderStatus.DRAFT, OrderStatus.REJECTED})
 IN_FLIGHT_STATUSES = frozenset(
-    {OrderStatus.SUBMITTING, OrderStatus.UNKNOWN, OrderStatus.PLACED, OrderStatus.PROVISIONING}
+    {
+        OrderStatus.SUBMITTING,
+        OrderStatus.UNKNOWN,
+        OrderStatus.PLACED,
+        OrderStatus.PROVISIONING,
+    }
 )
 
 
@@ -208,12 +239,20 @@ class OrderQuerySet(models.QuerySet["Order"]):
 
 
 class Order(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.PROTECT, related_name="orders")
-    order_type = models.CharField(max_length=20, choices=OrderType.choices, default=OrderType.DFY)
-    status = models.CharField(max_length=24, choices=OrderStatus.choices, default=OrderStatus.DRAFT)
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.PROTECT, related_name="orders"
+    )
+    order_type = models.CharField(
+        max_length=20, choices=OrderType, default=OrderType.DFY
+    )
+    status = models.CharField(
+        max_length=24, choices=OrderStatus, default=OrderStatus.DRAFT
+    )
     title = models.CharField(max_length=120, blank=True)
     requester = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_orders"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="requested_orders",
     )
     approver = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -230,7 +269,9 @@ class Order(models.Model):
     version = models.PositiveIntegerField(default=1)
     submission_attempt_id = models.UUIDField(null=True, blank=True, editable=False)
     attempt_started_at = models.DateTimeField(null=True, blank=True)
-    placement_response = models.TextField(blank=True, help_text="Instantly's raw answer to the real order.")
+    placement_response = models.TextField(
+        blank=True, help_text="Instantly's raw answer to the real order."
+    )
     # Reconciliation of an unknown outcome: how many times the list endpoints were read.
     reconcile_checks = models.PositiveIntegerField(default=0)
     attention_reason = models.TextField(blank=True)
@@ -257,7 +298,9 @@ class Order(models.Model):
         return self.title or f"Order #{self.pk}"
 
     def get_absolute_url(self) -> str:
-        return reverse("orders:detail", kwargs={"slug": self.workspace.slug, "pk": self.pk})
+        return reverse(
+            "orders:detail", kwargs={"slug": self.workspace.slug, "pk": self.pk}
+        )
 
     @property
     def is_editable(self) -> bool:
@@ -267,7 +310,9 @@ class Order(models.Model):
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     domain = models.CharField(max_length=253)
-    provider = models.PositiveSmallIntegerField(choices=Provider.choices, default=Provider.GOOGLE)
+    provider = models.PositiveSmallIntegerField(
+        choices=Provider, default=Provider.GOOGLE
+    )
     forwarding_domain = models.CharField(max_length=253, blank=True)
     position = models.PositiveIntegerField(default=0)
 
@@ -288,12 +333,16 @@ class MailboxStatus(models.TextChoices):
 
 
 class Mailbox(models.Model):
-    item = models.ForeignKey(OrderItem, on_delete=models.CASCADE, related_name="mailboxes")
+    item = models.ForeignKey(
+        OrderItem, on_delete=models.CASCADE, related_name="mailboxes"
+    )
     email_prefix = models.CharField(max_length=64)
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     remote_id = models.CharField(max_length=100, blank=True, db_index=True)
-    status = models.CharField(max_length=20, choices=MailboxStatus.choices, default=MailboxStatus.REQUESTED)
+    status = models.CharField(
+        max_length=20, choices=MailboxStatus, default=MailboxStatus.REQUESTED
+    )
     ready_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
@@ -314,13 +363,17 @@ class Quote(models.Model):
     """An immutable simulation result, bound to the exact payload it priced."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="quotes")
-    payload = models.JSONField(help_text="The canonical request body sent with simulation: true.")
+    payload = models.JSONField(
+        help_text="The canonical request body sent with simulation: true."
+    )
     fingerprint = models.CharField(max_length=64, db_index=True)
     response_body = models.TextField(help_text="Instantly's raw simulation answer.")
-    due_now = models.DecimalField(**MONEY)
-    per_month = models.DecimalField(**MONEY)
-    per_year = models.DecimalField(**MONEY)
-    discount = models.DecimalField(**MONEY, default=Decimal("0"))
+    due_now = models.DecimalField(max_digits=12, decimal_places=2)
+    per_month = models.DecimalField(max_digits=12, decimal_places=2)
+    per_year = models.DecimalField(max_digits=12, decimal_places=2)
+    discount = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0")
+    )
     is_valid = models.BooleanField()
     order_error = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -337,7 +390,11 @@ class OrderEvent(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     kind = models.CharField(max_length=40)
     from_status = models.CharField(max_length=24, blank=True)
@@ -363,13 +420,25 @@ class DomainCheck(models.Model):
     """One availability check of a pasted list, run in the background in batches of 50 under
     Instantly's domains/check limit; its progress is what the builder polls."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="domain_checks")
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, null=True, blank=True, related_name="domain_checks")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="domain_checks"
+    )
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="domain_checks",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     domains = models.JSONField(default=list)
     # {domain: {"state": "available" | "taken" | "restricted" | "unsupported_tld" | "invalid", "keyword": str}}
     results = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=10, choices=CheckStatus.choices, default=CheckStatus.QUEUED)
+    status = models.CharField(
+        max_length=10, choices=CheckStatus, default=CheckStatus.QUEUED
+    )
     waiting_until = models.DateTimeField(null=True, blank=True)
     wait_reason = models.CharField(max_length=200, blank=True)
     error = models.CharField(max_length=300, blank=True)
@@ -398,9 +467,11 @@ class DomainCheck(models.Model):
 class RemoteDomain(models.Model):
     """Mirror of a domain Instantly reports as ordered by this workspace (list endpoints)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="remote_domains")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="remote_domains"
+    )
     domain = models.CharField(max_length=253)
-    provider = models.PositiveSmallIntegerField(choices=Provider.choices, null=True, blank=True)
+    provider = models.PositiveSmallIntegerField(choices=Provider, null=True, blank=True)
     forwarding_domain = models.CharField(max_length=253, blank=True)
     is_pre_warmed_up = models.BooleanField(default=False)
     created_remote_at = models.DateTimeField(null=True, blank=True)
@@ -410,7 +481,9 @@ class RemoteDomain(models.Model):
     class Meta:
         ordering = ["domain"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "domain"], name="remotedomain_unique"),
+            models.UniqueConstraint(
+                fields=["workspace", "domain"], name="remotedomain_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -421,11 +494,13 @@ class RemoteAccount(models.Model):
     """Mirror of a mailbox Instantly reports for this workspace. The password is never stored;
     only whether it was non-empty (Instantly's one readiness signal)."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="remote_accounts")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="remote_accounts"
+    )
     remote_id = models.CharField(max_length=100)
     email = models.CharField(max_length=320)
     domain = models.CharField(max_length=253)
-    provider = models.PositiveSmallIntegerField(choices=Provider.choices)
+    provider = models.PositiveSmallIntegerField(choices=Provider)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     is_pre_warmed_up = models.BooleanField(default=False)
@@ -437,9 +512,13 @@ class RemoteAccount(models.Model):
     class Meta:
         ordering = ["email"]
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "remote_id"], name="remoteaccount_unique"),
+            models.UniqueConstraint(
+                fields=["workspace", "remote_id"], name="remoteaccount_unique"
+            ),
         ]
-        indexes = [models.Index(fields=["workspace", "email"], name="remoteaccount_email")]
+        indexes = [
+            models.Index(fields=["workspace", "email"], name="remoteaccount_email")
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -9,7 +9,7 @@ from typing import TypedDict, Unpack
 
 import httpx
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,7 +36,12 @@ def instantly_base_url(*, mode: str) -> str:
 
 @transaction.atomic
 def instantly_key_save(
-    *, workspace: Workspace, by: AbstractBaseUser | None, secret: str, label: str, base_url: str
+    *,
+    workspace: Workspace,
+    by: User | None,
+    secret: str,
+    label: str,
+    base_url: str,
 ) -> InstantlyKey:
     """Add or replace the workspace's key. The clear secret is encrypted before it is stored and
     only its last 4 characters are kept readable; the key starts unverified."""
@@ -55,7 +60,10 @@ def instantly_key_save(
     key.updated_by = by
     key.save()
     logger.info(
-        "Instantly key %s for workspace %s (····%s)", "added" if created else "replaced", workspace.slug, key.last4
+        "Instantly key %s for workspace %s (····%s)",
+        "added" if created else "replaced",
+        workspace.slug,
+        key.last4,
     )
     return key
 
@@ -106,10 +114,14 @@ def instantly_timeout() -> httpx.Timeout:
     """Read/write bounded by settings.INSTANTLY_TIMEOUT_SECONDS; connecting and waiting for a
     pooled connection are capped at 5 s, since a slow connect means the remote is down."""
     seconds = float(getattr(settings, "INSTANTLY_TIMEOUT_SECONDS", 15))
-    return httpx.Timeout(connect=min(5.0, seconds), read=seconds, write=seconds, pool=min(5.0, seconds))
+    return httpx.Timeout(
+        connect=min(5.0, seconds), read=seconds, write=seconds, pool=min(5.0, seconds)
+    )
 
 
-def instantly_client_for(*, workspace: Workspace, **overrides: Unpack[InstantlyClientOptions]) -> InstantlyClient:
+def instantly_client_for(
+    *, workspace: Workspace, **overrides: Unpack[InstantlyClientOptions]
+) -> InstantlyClient:
     """A client for the workspace's stored key, with the shared rate limiter and the settings'
     timeouts and deadline. A 401/402/403 met by any call of this client marks the key invalid /
     no_plan / missing_scope. Raises InstantlyKeyMissing when the workspace has no key.
@@ -118,14 +130,18 @@ def instantly_client_for(*, workspace: Workspace, **overrides: Unpack[InstantlyC
     """
     key = InstantlyKey.objects.filter(workspace=workspace).first()
     if key is None:
-        raise InstantlyKeyMissing(f"workspace {workspace.slug} has no Instantly API key")
+        raise InstantlyKeyMissing(
+            f"workspace {workspace.slug} has no Instantly API key"
+        )
     secret = key.reveal()
     options: InstantlyClientOptions = {
         "timeout": instantly_timeout(),
         "deadline_seconds": float(getattr(settings, "INSTANTLY_DEADLINE_SECONDS", 30)),
         "limiter": get_limiter(),
         "on_auth_failure": functools.partial(
-            _instantly_key_record_auth_failure, key_id=key.pk, secret_encrypted=key.secret_encrypted
+            _instantly_key_record_auth_failure,
+            key_id=key.pk,
+            secret_encrypted=key.secret_encrypted,
         ),
     }
     options.update(overrides)
@@ -137,23 +153,29 @@ def instantly_client_for(*, workspace: Workspace, **overrides: Unpack[InstantlyC
     )
 
 
-def _instantly_key_record_auth_failure(error: InstantlyError, *, key_id: int, secret_encrypted: str) -> None:
+def _instantly_key_record_auth_failure(
+    error: InstantlyError, *, key_id: int, secret_encrypted: str
+) -> None:
     """Store what a 401/402/403 says about the key, unless the key was replaced meanwhile."""
     status = next((s for cls, s in KEY_STATUS_BY_ERROR if isinstance(error, cls)), None)
     if status is None:
         return
-    updated = InstantlyKey.objects.filter(pk=key_id, secret_encrypted=secret_encrypted).update(
-        status=status, status_detail=_key_status_detail(error)
-    )
+    updated = InstantlyKey.objects.filter(
+        pk=key_id, secret_encrypted=secret_encrypted
+    ).update(status=status, status_detail=_key_status_detail(error))
     if updated:
-        logger.warning("Instantly key %s is now %s (%s)", key_id, status, error.status_code)
+        logger.warning(
+            "Instantly key %s is now %s (%s)", key_id, status, error.status_code
+        )
 
 
 def _key_status_detail(error: Exception) -> str:
     return str(error)[: InstantlyKey._meta.get_field("status_detail").max_length or 300]
 
 
-def instantly_key_verify(*, workspace: Workspace, **overrides: Unpack[InstantlyClientOptions]) -> InstantlyKey:
+def instantly_key_verify(
+    *, workspace: Workspace, **overrides: Unpack[InstantlyClientOptions]
+) -> InstantlyKey:
     """Ask Instantly whether the workspace's key works for DFY orders and store the answer:
     ok / invalid / missing_scope / no_plan / unreachable, plus `last_verified_at`.
 
@@ -163,7 +185,9 @@ def instantly_key_verify(*, workspace: Workspace, **overrides: Unpack[InstantlyC
     """
     key = InstantlyKey.objects.filter(workspace=workspace).first()
     if key is None:
-        raise InstantlyKeyMissing(f"workspace {workspace.slug} has no Instantly API key")
+        raise InstantlyKeyMissing(
+            f"workspace {workspace.slug} has no Instantly API key"
+        )
     checked_secret = key.secret_encrypted
     status, detail = KeyStatus.OK, ""
     # This function records the outcome itself, so the client's callback is not needed.
@@ -173,14 +197,23 @@ def instantly_key_verify(*, workspace: Workspace, **overrides: Unpack[InstantlyC
         with instantly_client_for(workspace=workspace, **options) as client:
             client.verify()
     except InstantlyError as exc:
-        status = next((s for cls, s in KEY_STATUS_BY_ERROR if isinstance(exc, cls)), KeyStatus.UNREACHABLE)
+        status = next(
+            (s for cls, s in KEY_STATUS_BY_ERROR if isinstance(exc, cls)),
+            KeyStatus.UNREACHABLE,
+        )
         detail = _key_status_detail(exc)
     except crypto.SecretUnreadable:
-        status, detail = KeyStatus.INVALID, "The stored key cannot be decrypted; save the key again."
+        status, detail = (
+            KeyStatus.INVALID,
+            "The stored key cannot be decrypted; save the key again.",
+        )
     with transaction.atomic():
         current = InstantlyKey.objects.select_for_update().get(pk=key.pk)
         if current.secret_encrypted != checked_secret:
-            logger.info("Instantly key for %s replaced during verification; result dropped", workspace.slug)
+            logger.info(
+                "Instantly key for %s replaced during verification; result dropped",
+                workspace.slug,
+            )
             return current
         current.status = status
         current.status_detail = detail

@@ -55,20 +55,28 @@ def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
                 by=request.user,
                 secret=key_form.cleaned_data["secret"],
                 label=key_form.cleaned_data["label"],
-                base_url=services.instantly_base_url(mode=key_form.cleaned_data["mode"]),
+                base_url=services.instantly_base_url(
+                    mode=key_form.cleaned_data["mode"]
+                ),
             )
             verify_key_task.delay_on_commit(workspace_id=request.workspace.pk)
             messages.success(
-                request, "API key saved and being verified. Only its last 4 characters are shown from now on."
+                request,
+                "API key saved and being verified. Only its last 4 characters are shown from now on.",
             )
             return redirect("orders:settings", slug=slug)
     elif request.method == "POST" and "verify_key" in request.POST:
         if key is not None:
             verify_key_task.delay_on_commit(workspace_id=request.workspace.pk)
-            messages.info(request, "Verification started; reload in a few seconds to see the result.")
+            messages.info(
+                request,
+                "Verification started; reload in a few seconds to see the result.",
+            )
         return redirect("orders:settings", slug=slug)
     elif request.method == "POST":
-        settings_form = WorkspaceSettingsForm(request.POST, instance=request.workspace, prefix="ws")
+        settings_form = WorkspaceSettingsForm(
+            request.POST, instance=request.workspace, prefix="ws"
+        )
         if settings_form.is_valid():
             settings_form.save()
             messages.success(request, "Approval settings saved.")
@@ -80,17 +88,27 @@ def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
 @require_GET
 @workspace_view()
 def order_list(request: WorkspaceRequest, slug: str) -> HttpResponse:
-    orders = Order.objects.in_workspace(request.workspace).select_related("requester", "approver")
-    return render(request, "orders/order_list.html", {"orders": orders[:100], "statuses": OrderStatus})
+    orders = Order.objects.in_workspace(request.workspace).select_related(
+        "requester", "approver"
+    )
+    return render(
+        request,
+        "orders/order_list.html",
+        {"orders": orders[:100], "statuses": OrderStatus},
+    )
 
 
 @login_not_required
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def permission_denied(
+    request: HttpRequest, exception: Exception | None = None
+) -> HttpResponse:
     return render(request, "403.html", {"reason": str(exception or "")}, status=403)
 
 
 @login_not_required
-def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def page_not_found(
+    request: HttpRequest, exception: Exception | None = None
+) -> HttpResponse:
     return render(request, "404.html", status=404)
 
 

@@ -18,7 +18,9 @@ def require_service(name: str, available: bool, reason: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings):  # type: ignore[no-untyped-def]
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher"
+    ]  # speed only
     settings.AXES_ENABLED = True
 
 
@@ -45,7 +47,12 @@ def operator(workspace):  # type: ignore[no-untyped-def]
 def lead(workspace):  # type: ignore[no-untyped-def]
     from decimal import Decimal
 
-    return _member(workspace, "lead", user=UserFactory(username="leo"), approval_limit=Decimal("500"))
+    return _member(
+        workspace,
+        "lead",
+        user=UserFactory(username="leo"),
+        approval_limit=Decimal("500"),
+    )
 
 
 @pytest.fixture
@@ -57,4 +64,3 @@ def ws_admin(workspace):  # type: ignore[no-untyped-def]
 def operator_client(client, operator):  # type: ignore[no-untyped-def]
     client.force_login(operator)
     return client
-

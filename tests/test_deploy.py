@@ -15,7 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DFY_", "DATABASE_URL", "REDIS_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DFY_", "DATABASE_URL", "REDIS_URL"))
+    }
     env.update(
         DJANGO_SECRET_KEY="x" * 20 + Fernet.generate_key().decode(),
         DFY_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
@@ -28,12 +32,19 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_check_deploy_is_clean_with_production_env(tmp_path):
-    result = manage(production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING")
+    result = manage(
+        production_env(tmp_path), "check", "--deploy", "--fail-level", "WARNING"
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -66,9 +77,9 @@ def test_development_secrets_are_generated_once_and_reused(tmp_path):
 
 def settings_env_names() -> set[str]:
     source = (ROOT / "dfyportal" / "settings.py").read_text()
-    return set(re.findall(r"env_(?:str|bool|int|list)\(\s*[\"']([A-Z_]+)[\"']", source)) | set(
-        re.findall(r'_secret\("([A-Z_]+)"\)', source)
-    )
+    return set(
+        re.findall(r"env_(?:str|bool|int|list)\(\s*[\"']([A-Z_]+)[\"']", source)
+    ) | set(re.findall(r'_secret\("([A-Z_]+)"\)', source))
 
 
 def test_env_example_lists_exactly_what_settings_read():
@@ -90,13 +101,17 @@ def test_compose_services_match_the_settings():
         assert set(service["environment"]) <= settings_env_names()
         assert service["environment"]["DATABASE_URL"].startswith("postgres://")
         assert service["environment"]["REDIS_URL"].startswith("redis://redis:6379")
-    assert "gunicorn dfyportal.wsgi:application --bind 0.0.0.0:8000" in services["web"]["command"]
+    assert (
+        "gunicorn dfyportal.wsgi:application --bind 0.0.0.0:8000"
+        in services["web"]["command"]
+    )
     assert services["web"]["ports"] == ["8000:8000"]
     assert services["worker"]["command"].startswith("celery -A dfyportal worker")
     assert services["beat"]["command"].startswith("celery -A dfyportal beat")
     postgres_env = services["postgres"]["environment"]
-    assert f"{postgres_env['POSTGRES_USER']}:{postgres_env['POSTGRES_PASSWORD']}@postgres:5432/{postgres_env['POSTGRES_DB']}" in (
-        services["web"]["environment"]["DATABASE_URL"]
+    assert (
+        f"{postgres_env['POSTGRES_USER']}:{postgres_env['POSTGRES_PASSWORD']}@postgres:5432/{postgres_env['POSTGRES_DB']}"
+        in (services["web"]["environment"]["DATABASE_URL"])
     )
 
 

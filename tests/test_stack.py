@@ -40,8 +40,17 @@ def wait_for(predicate, timeout: float, what: str):
 @pytest.fixture
 def stack(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
-    env.update(DJANGO_DEBUG="true", DFY_VAR_DIR=str(tmp_path / "var"), PORT=str(port), DFY_POLL_INTERVAL="5")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
+    }
+    env.update(
+        DJANGO_DEBUG="true",
+        DFY_VAR_DIR=str(tmp_path / "var"),
+        PORT=str(port),
+        DFY_POLL_INTERVAL="5",
+    )
     log = (tmp_path / "stack.log").open("w+")
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "runstack", "--port", str(port)],
@@ -76,7 +85,14 @@ def login(base: str, username: str) -> httpx.Client:
     session = httpx.Client(base_url=base, timeout=10, follow_redirects=True)
     page = session.get("/login/")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = session.post("/login/", data={"username": username, "password": DEMO_PASSWORD, "csrfmiddlewaretoken": token})
+    response = session.post(
+        "/login/",
+        data={
+            "username": username,
+            "password": DEMO_PASSWORD,
+            "csrfmiddlewaretoken": token,
+        },
+    )
     assert response.status_code == 200
     assert f"Log out {username}" in response.text
     return session

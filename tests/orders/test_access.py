@@ -23,13 +23,23 @@ def test_anonymous_user_is_sent_to_login(client, workspace):
         ("admin", 200, 200, 200),
     ],
 )
-def test_each_role_sees_what_it_may(client, workspace, role, dashboard, orders, settings_page):
+def test_each_role_sees_what_it_may(
+    client, workspace, role, dashboard, orders, settings_page
+):
     member = MembershipFactory(workspace=workspace, role=role).user
     client.force_login(member)
 
-    assert client.get(reverse("orders:dashboard", args=[workspace.slug])).status_code == dashboard
-    assert client.get(reverse("orders:list", args=[workspace.slug])).status_code == orders
-    assert client.get(reverse("orders:settings", args=[workspace.slug])).status_code == settings_page
+    assert (
+        client.get(reverse("orders:dashboard", args=[workspace.slug])).status_code
+        == dashboard
+    )
+    assert (
+        client.get(reverse("orders:list", args=[workspace.slug])).status_code == orders
+    )
+    assert (
+        client.get(reverse("orders:settings", args=[workspace.slug])).status_code
+        == settings_page
+    )
 
 
 def test_operator_is_told_why_settings_are_forbidden(operator_client, workspace):
@@ -39,7 +49,9 @@ def test_operator_is_told_why_settings_are_forbidden(operator_client, workspace)
     assert "Workspace admin" in response.content.decode()
 
 
-def test_other_workspace_answers_404_even_for_its_admin_role_elsewhere(client, workspace, other_workspace):
+def test_other_workspace_answers_404_even_for_its_admin_role_elsewhere(
+    client, workspace, other_workspace
+):
     admin = MembershipFactory(workspace=workspace, role="admin").user
     client.force_login(admin)
 
@@ -49,11 +61,15 @@ def test_other_workspace_answers_404_even_for_its_admin_role_elsewhere(client, w
     assert "belongs to a workspace you are not a member of" in response.content.decode()
 
 
-def test_orders_of_another_workspace_never_listed(operator_client, workspace, other_workspace):
+def test_orders_of_another_workspace_never_listed(
+    operator_client, workspace, other_workspace
+):
     mine = OrderFactory(workspace=workspace, title="Mine")
     theirs = OrderFactory(workspace=other_workspace, title="Theirs")
 
-    html = operator_client.get(reverse("orders:list", args=[workspace.slug])).content.decode()
+    html = operator_client.get(
+        reverse("orders:list", args=[workspace.slug])
+    ).content.decode()
 
     assert f'id="order-{mine.pk}"' in html
     assert f'id="order-{theirs.pk}"' not in html
@@ -73,7 +89,9 @@ def test_user_in_two_workspaces_can_switch(client, workspace, other_workspace):
     assert "Acme" in home.content.decode()
     assert "Globex" in home.content.decode()
     assert "You are lead here" in first.content.decode()
-    assert back_home["Location"] == reverse("orders:dashboard", args=[other_workspace.slug])
+    assert back_home["Location"] == reverse(
+        "orders:dashboard", args=[other_workspace.slug]
+    )
 
 
 def test_single_workspace_member_lands_on_its_dashboard(operator_client, workspace):
@@ -85,7 +103,9 @@ def test_single_workspace_member_lands_on_its_dashboard(operator_client, workspa
 def test_lead_sees_own_approval_limit(client, lead, workspace):
     client.force_login(lead)
 
-    html = client.get(reverse("orders:dashboard", args=[workspace.slug])).content.decode()
+    html = client.get(
+        reverse("orders:dashboard", args=[workspace.slug])
+    ).content.decode()
 
     assert "approving up to $500" in html
 

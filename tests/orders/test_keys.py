@@ -38,7 +38,9 @@ def raw_rows():
         return repr(cursor.fetchall())
 
 
-def test_saved_key_is_encrypted_at_rest_and_shown_only_by_last4(admin_client, workspace, caplog):
+def test_saved_key_is_encrypted_at_rest_and_shown_only_by_last4(
+    admin_client, workspace, caplog
+):
     caplog.set_level(logging.DEBUG)
 
     response = save_key(admin_client, workspace)
@@ -103,7 +105,12 @@ def test_rotation_keeps_old_secrets_readable_then_rewrites_them(settings, worksp
     old_key = Fernet.generate_key().decode()
     settings.DFY_ENCRYPTION_KEYS = [old_key]
     token = crypto.encrypt(SECRET)
-    InstantlyKey.objects.create(workspace=workspace, secret_encrypted=token, last4="H5j", base_url="https://x.test/")
+    InstantlyKey.objects.create(
+        workspace=workspace,
+        secret_encrypted=token,
+        last4="H5j",
+        base_url="https://x.test/",
+    )
     new_key = Fernet.generate_key().decode()
 
     settings.DFY_ENCRYPTION_KEYS = [new_key, old_key]

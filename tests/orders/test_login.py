@@ -11,7 +11,9 @@ pytestmark = pytest.mark.django_db
 def test_login_with_right_password_reaches_home(client):
     UserFactory(username="olga")
 
-    response = client.post(reverse("login"), {"username": "olga", "password": "correct-horse-42"})
+    response = client.post(
+        reverse("login"), {"username": "olga", "password": "correct-horse-42"}
+    )
 
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
@@ -34,7 +36,9 @@ def test_repeated_failures_lock_the_login_with_a_clear_message(client, settings)
 
     for _ in range(3):
         client.post(reverse("login"), {"username": "olga", "password": "nope"})
-    locked = client.post(reverse("login"), {"username": "olga", "password": "correct-horse-42"})
+    locked = client.post(
+        reverse("login"), {"username": "olga", "password": "correct-horse-42"}
+    )
 
     assert locked.status_code == 429
     assert "Too many failed log-ins" in locked.content.decode()

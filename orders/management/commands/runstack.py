@@ -20,9 +20,13 @@ class Command(BaseCommand):
     help = "Migrate, seed demo data, then run web + worker + beat until interrupted."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--port", type=int, default=int(os.environ.get("PORT", "8000"))
+        )
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--no-seed", action="store_true", help="Skip the demo data.")
+        parser.add_argument(
+            "--no-seed", action="store_true", help="Skip the demo data."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         port: int = options["port"]
@@ -33,15 +37,46 @@ class Command(BaseCommand):
         env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
         python = sys.executable
         commands = {
-            "web": [python, "manage.py", "runserver", "--noreload", f"{options['host']}:{port}"],
-            "worker": [python, "-m", "celery", "-A", "dfyportal", "worker", "-l", "info",
-                       "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            "beat": [python, "-m", "celery", "-A", "dfyportal", "beat", "-l", "info",
-                     "--schedule", str(settings.CELERY_BEAT_SCHEDULE_FILENAME)],
+            "web": [
+                python,
+                "manage.py",
+                "runserver",
+                "--noreload",
+                f"{options['host']}:{port}",
+            ],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "dfyportal",
+                "worker",
+                "-l",
+                "info",
+                "--concurrency",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "dfyportal",
+                "beat",
+                "-l",
+                "info",
+                "--schedule",
+                str(settings.CELERY_BEAT_SCHEDULE_FILENAME),
+            ],
         }
         # Each child gets its own process group so that one Ctrl-C is handled here, once.
         procs = {
-            name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR, start_new_session=True)  # noqa: S603
+            name: subprocess.Popen(  # noqa: S603 - fixed argv built above, no shell
+                cmd, env=env, cwd=settings.BASE_DIR, start_new_session=True
+            )
             for name, cmd in commands.items()
         }
         self._announce(options["host"], port)
@@ -57,7 +92,9 @@ class Command(BaseCommand):
             while not stopping:
                 dead = [name for name, proc in procs.items() if proc.poll() is not None]
                 if dead:
-                    self.stderr.write(f"{', '.join(dead)} stopped; shutting the others down.")
+                    self.stderr.write(
+                        f"{', '.join(dead)} stopped; shutting the others down."
+                    )
                     break
                 time.sleep(0.3)
         finally:
@@ -78,7 +115,10 @@ class Command(BaseCommand):
             "",
             f"DFY Portal is starting on http://{shown_host}:{port}/",
             f"Demo logins (password {DEMO_PASSWORD!r}):",
-            *[f"  {username:<9} {role.label} in workspace Demo" for username, role, _l, _s in DEMO_USERS],
+            *[
+                f"  {username:<9} {role.label} in workspace Demo"
+                for username, role, _l, _s in DEMO_USERS
+            ],
             f"  {STAFF_USER:<9} staff superuser (Django admin at /admin/)",
             "Press Ctrl-C to stop web, worker and beat.",
             "",

@@ -27,15 +27,21 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         user_model = get_user_model()
-        workspace, _ = Workspace.objects.get_or_create(slug="demo", defaults={"name": "Demo"})
+        workspace, _ = Workspace.objects.get_or_create(
+            slug="demo", defaults={"name": "Demo"}
+        )
         for username, role, limit, _staff in DEMO_USERS:
             user = user_model.objects.filter(username=username).first()
             if user is None:
                 user = user_model.objects.create_user(
-                    username=username, email=f"{username}@demo.example", password=DEMO_PASSWORD
+                    username=username,
+                    email=f"{username}@demo.example",
+                    password=DEMO_PASSWORD,
                 )
             Membership.objects.get_or_create(
-                user=user, workspace=workspace, defaults={"role": role, "approval_limit": limit}
+                user=user,
+                workspace=workspace,
+                defaults={"role": role, "approval_limit": limit},
             )
         if not user_model.objects.filter(username=STAFF_USER).exists():
             user_model.objects.create_superuser(
