@@ -424,6 +424,11 @@ def _opt_timestamp(data: Mapping[str, object], key: str, where: str) -> datetime
     return _timestamp(value, f"{where}.{key}") if value else None
 
 
+def parse_order_result(text: str) -> OrderResult:
+    """An order answer from its raw text, e.g. a stored quote's response body."""
+    return _parse_order_result(_loads(text), text)
+
+
 def _parse_order_result(decoded: object, text: str) -> OrderResult:
     data = _obj(decoded, "order")
     w = "order"

@@ -17,6 +17,7 @@ from django.urls import reverse
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+
 class ApprovalPolicy(models.TextChoices):
     ALWAYS = "always", "Every order needs approval"
     ABOVE_AMOUNT = "above_amount", "Orders above an amount need approval"

@@ -84,6 +84,10 @@ def instantly_keys_rotate() -> int:
 # workspace's stored key and record what Instantly says about that key.
 
 
+# Errors that a person fixes in the workspace's key settings, not by trying again.
+KEY_PROBLEMS = (InstantlyAuthError, InstantlyScopeError, InstantlyPlanError)
+
+
 class InstantlyKeyMissing(Exception):
     """The workspace has no Instantly API key yet; an admin adds one in workspace settings."""
 

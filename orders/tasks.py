@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
 
 from celery import shared_task
 
-from orders import services
-from orders.models import Workspace
+from orders import finders, mirror, services
+from orders.instantly import InstantlyTransientError
+from orders.models import DomainCheck, Workspace
 
 if TYPE_CHECKING:
     from celery.app.task import Task
@@ -45,3 +46,49 @@ def verify_key_task(*, workspace_id: int) -> None:
         services.instantly_key_verify(workspace=workspace)
     except services.InstantlyKeyMissing:
         logger.info("verify_key: workspace %s has no key any more", workspace.slug)
+
+
+@_on_commit_capable
+@shared_task(
+    name="orders.check_domains",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=(InstantlyTransientError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def check_domains_task(*, check_id: int) -> None:
+    """Run (or resume) a domain availability check. Idempotent: checked domains are skipped."""
+    check = (
+        DomainCheck.objects.select_related("workspace", "order")
+        .filter(pk=check_id)
+        .first()
+    )
+    if check is None or check.is_finished:
+        return
+    finders.domain_check_run(check=check)
+
+
+@_on_commit_capable
+@shared_task(
+    name="orders.refresh_remote_mirror",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=(InstantlyTransientError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=300,
+    time_limit=360,
+)
+def refresh_remote_mirror_task(*, workspace_id: int) -> None:
+    """Upsert the workspace's ordered domains and mailboxes from Instantly. Idempotent."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    try:
+        with services.instantly_client_for(workspace=workspace) as client:
+            mirror.remote_mirror_refresh(workspace=workspace, client=client)
+    except services.InstantlyKeyMissing:
+        logger.info("refresh_remote_mirror: workspace %s has no key", workspace.slug)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from orders import views
+from orders import builder_views, views
 
 app_name = "orders"
 
@@ -11,4 +11,23 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("orders/", views.order_list, name="list"),
     path("settings/", views.workspace_settings, name="settings"),
+    # --- the order builder (drafts) ---
+    path("orders/new/", builder_views.order_new, name="new"),
+    path("orders/<int:pk>/", builder_views.order_detail, name="detail"),
+    path("orders/<int:pk>/build/", builder_views.order_build, name="build"),
+    path("orders/<int:pk>/quote/", builder_views.order_quote, name="quote"),
+    path("orders/<int:pk>/suggest/", builder_views.order_suggest, name="suggest"),
+    path("orders/<int:pk>/check/", builder_views.order_check, name="check"),
+    path(
+        "orders/<int:pk>/check/<int:check_pk>/",
+        builder_views.order_check_status,
+        name="check_status",
+    ),
+    path("orders/<int:pk>/prewarmed/", builder_views.order_prewarmed, name="prewarmed"),
+    path("orders/<int:pk>/owned/", builder_views.order_owned, name="owned"),
+    path("orders/<int:pk>/csv/", builder_views.order_csv_export, name="csv_export"),
+    path(
+        "orders/<int:pk>/csv/import/", builder_views.order_csv_import, name="csv_import"
+    ),
+    path("orders/<int:pk>/submit/", builder_views.order_submit, name="submit"),
 ]

@@ -64,3 +64,60 @@ def ws_admin(workspace):  # type: ignore[no-untyped-def]
 def operator_client(client, operator):  # type: ignore[no-untyped-def]
     client.force_login(operator)
     return client
+
+
+class Remote:
+    """The workspace's Instantly is the in-process sandbox: the portal's own client code path,
+    only the transport differs. `sandbox` is the remote workspace (for switches and counts)."""
+
+    def __init__(self, sandbox_workspace, key):  # type: ignore[no-untyped-def]
+        self.sandbox = sandbox_workspace
+        self.key = key
+
+    def real_posts(self) -> int:
+        from sandbox.models import real_order_posts
+
+        return real_order_posts(self.sandbox)
+
+    def requests(self, path_part: str = "") -> int:
+        from sandbox.models import RequestLog
+
+        return RequestLog.objects.filter(
+            workspace=self.sandbox, path__contains=path_part
+        ).count()
+
+
+@pytest.fixture
+def remote(workspace, monkeypatch):  # type: ignore[no-untyped-def]
+    from orders import services
+    from orders.ratelimit import MemoryRateLimiter
+    from sandbox.models import RestrictedKeyword
+    from sandbox.rules import DEFAULT_RESTRICTED_KEYWORDS
+    from sandbox.services import sandbox_workspace_create
+    from sandbox.testing import in_process_transport
+
+    RestrictedKeyword.objects.bulk_create(
+        [RestrictedKeyword(keyword=k) for k in DEFAULT_RESTRICTED_KEYWORDS],
+        ignore_conflicts=True,
+    )
+    sandbox_workspace, key = sandbox_workspace_create(
+        name=f"remote of {workspace.slug}"
+    )
+    services.instantly_key_save(
+        workspace=workspace,
+        by=None,
+        secret=key,
+        label="Sandbox",
+        base_url="http://testserver/sandbox/api/v2",
+    )
+    limiter = MemoryRateLimiter()
+    real_factory = services.instantly_client_for
+
+    def in_process(*, workspace, **overrides):  # type: ignore[no-untyped-def]
+        overrides.setdefault("transport", in_process_transport())
+        overrides.setdefault("limiter", limiter)
+        overrides.setdefault("sleep", lambda seconds: None)
+        return real_factory(workspace=workspace, **overrides)
+
+    monkeypatch.setattr(services, "instantly_client_for", in_process)
+    return Remote(sandbox_workspace, key)

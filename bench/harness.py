@@ -1,0 +1,87 @@
+"""Shared pieces for benchmarks: figures with budgets and a throwaway database."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: float
+    unit: str
+    budget: float | None = None
+    # "max": value must be <= budget; "min": value must be >= budget.
+    kind: str = "max"
+    note: str = ""
+
+    @property
+    def within_budget(self) -> bool:
+        if self.budget is None:
+            return True
+        return (
+            self.value <= self.budget
+            if self.kind == "max"
+            else self.value >= self.budget
+        )
+
+    def line(self, name: str) -> str:
+        budget = (
+            ""
+            if self.budget is None
+            else f"  (budget {'≤' if self.kind == 'max' else '≥'} {self.budget:g} {self.unit})"
+        )
+        verdict = (
+            "" if self.budget is None else ("  ok" if self.within_budget else "  OVER")
+        )
+        note = f"  [{self.note}]" if self.note else ""
+        return f"{name:<28} {self.value:>12.3f} {self.unit}{budget}{verdict}{note}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"value": round(self.value, 4), "unit": self.unit, "budget": self.budget}
+
+
+def django_setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dfyportal.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "true")
+    import django
+
+    django.setup()
+
+
+@contextmanager
+def scratch_database() -> Iterator[None]:
+    """A fresh test database (SQLite in memory, or test_<name> on PostgreSQL when DATABASE_URL
+    is set), migrated, and destroyed afterwards; the same machinery pytest-django uses."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    old = setup_databases(verbosity=0, interactive=False)
+    try:
+        yield
+    finally:
+        teardown_databases(old, verbosity=0)
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    import time
+
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples

@@ -1,0 +1,322 @@
+"""The order builder: one page per draft, one form, named actions (STYLE G4, LP actions).
+
+Typing autosaves (htmx, debounced, `queue last`) and answers with out-of-band fragments only:
+the new version, the quote panel and each row's findings, so nothing the user is typing is
+swapped away. Buttons (add, remove, generate, import ...) post the same form with a named
+action and get the whole builder back. Without JavaScript the same buttons and a "Save and
+quote" button do post/redirect/get.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import (
+    HttpResponseClientRedirect,
+    HttpResponseStopPolling,
+    reswap,
+    retarget,
+)
+
+from orders import builder, drafts, finders
+from orders.access import WorkspaceRequest, workspace_view
+from orders.builder_form import parse_builder_post
+from orders.domains import Rejection, parse_domain_list
+from orders.mailboxes import export_csv
+from orders.models import DomainCheck, Order
+from orders.rules import tld_policy
+
+
+def _order(request: WorkspaceRequest, pk: int) -> Order:
+    return get_object_or_404(Order.objects.in_workspace(request.workspace), pk=pk)
+
+
+def _builder_url(order: Order) -> str:
+    return reverse(
+        "orders:build", kwargs={"slug": order.workspace.slug, "pk": order.pk}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@workspace_view()
+def order_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    form = builder.NewOrderForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        order = drafts.order_draft_create(
+            workspace=request.workspace,
+            by=request.user,
+            order_type=form.cleaned_data["order_type"],
+            title=form.cleaned_data["title"],
+        )
+        return redirect(_builder_url(order))
+    return render(request, "orders/order_new.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@workspace_view()
+def order_build(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    order = _order(request, pk)
+    if not order.is_editable:
+        return redirect(order)
+    if request.method == "GET":
+        return render(
+            request, "orders/builder.html", builder.page_context(order, request=request)
+        )
+
+    posted = parse_builder_post(request.POST)
+    action = builder.Action.from_post(request.POST)
+    if not posted.ok:
+        context = builder.page_context(order, request=request, posted=posted)
+        return _whole_builder(request, context)
+    items = builder.apply_action(action, posted, request.POST)
+    try:
+        order = drafts.order_draft_save(
+            order=order,
+            by=request.user,
+            version=posted.version or 0,
+            items=items.items,
+            order_type=action.value
+            if action.name == "switch_type"
+            else posted.order_type,
+            title=posted.title,
+        )
+    except drafts.DraftConflict as exc:
+        messages.warning(request, str(exc))
+        return _whole_builder(
+            request, builder.page_context(_order(request, pk), request=request)
+        )
+    except drafts.DraftLocked as exc:
+        messages.error(request, str(exc))
+        return _client_redirect(request, order.get_absolute_url())
+    for note in items.notes:
+        messages.info(request, note)
+    outcome = builder.quote_now(order)
+    if not request.htmx:
+        return HttpResponseRedirect(_builder_url(order))
+    context = builder.page_context(
+        order, request=request, outcome=outcome, action_errors=items.errors
+    )
+    if action.is_autosave and not items.errors:
+        response = render(request, "orders/builder.html#autosave", context)
+        return reswap(response, "none")
+    return _whole_builder(request, context)
+
+
+def _whole_builder(
+    request: WorkspaceRequest, context: dict[str, object]
+) -> HttpResponse:
+    if not request.htmx:
+        return render(request, "orders/builder.html", context)
+    response = render(request, "orders/builder.html#builder-response", context)
+    return reswap(retarget(response, "#builder"), "outerHTML")
+
+
+def _client_redirect(request: WorkspaceRequest, url: str) -> HttpResponse:
+    return (
+        HttpResponseClientRedirect(url) if request.htmx else HttpResponseRedirect(url)
+    )
+
+
+@require_POST
+@workspace_view()
+def order_quote(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    """Re-quote the saved draft (the quote panel's retry, and the benchmark's round trip)."""
+    order = _order(request, pk)
+    if not order.is_editable:
+        return redirect(order)
+    outcome = builder.quote_now(order)
+    if not request.htmx:
+        return HttpResponseRedirect(_builder_url(order))
+    return render(
+        request,
+        "orders/builder.html#quote-panel",
+        builder.page_context(order, request=request, outcome=outcome),
+    )
+
+
+@require_GET
+@workspace_view()
+def order_suggest(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    order = _order(request, pk)
+    form = finders.SuggestForm(request.GET)
+    context: dict[str, object] = {"order": order, "form": form, "finder": "suggestions"}
+    if not request.htmx:
+        context["items"] = drafts.draft_items(order)
+    if form.is_valid():
+        context.update(finders.suggestions(order=order, **form.cleaned_data))
+    template = (
+        "orders/_finders.html#suggestions"
+        if request.htmx
+        else "orders/finder_page.html"
+    )
+    return render(request, template, context)
+
+
+@require_POST
+@workspace_view()
+def order_check(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    order = _order(request, pk)
+    parsed = parse_domain_list(
+        str(request.POST.get("domains", "")), tld_policy=tld_policy(order.order_type)
+    )
+    context: dict[str, object] = {"order": order, "rejected": parsed.rejected}
+    if parsed.domains:
+        check = finders.domain_check_start(
+            order=order, by=request.user, domains=parsed.domains
+        )
+        context.update(finders.check_context(check))
+    elif not parsed.rejected:
+        context["rejected"] = [
+            Rejection(line=1, token="", reason="Paste at least one domain.")
+        ]
+    if not request.htmx:
+        messages.info(
+            request,
+            "Checking availability in the background; this page updates as results arrive.",
+        )
+        return HttpResponseRedirect(_builder_url(order))
+    return render(request, "orders/_domain_check.html", context)
+
+
+@require_GET
+@workspace_view()
+def order_check_status(
+    request: WorkspaceRequest, slug: str, pk: int, check_pk: int
+) -> HttpResponse:
+    order = _order(request, pk)
+    check = get_object_or_404(
+        DomainCheck.objects.filter(workspace=request.workspace, order=order),
+        pk=check_pk,
+    )
+    response = render(
+        request,
+        "orders/_domain_check.html",
+        {"order": order, **finders.check_context(check)},
+    )
+    if check.is_finished and request.htmx:
+        # 286 tells htmx to stop polling; the final state is still swapped in.
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
+
+
+@require_GET
+@workspace_view()
+def order_prewarmed(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    order = _order(request, pk)
+    context: dict[str, object] = {"order": order, "finder": "prewarmed"}
+    if not request.htmx:
+        context["items"] = drafts.draft_items(order)
+    context.update(
+        finders.prewarmed_stock(
+            order=order,
+            search=str(request.GET.get("search", "")),
+            extensions=request.GET.getlist("ext"),
+        )
+    )
+    template = (
+        "orders/_finders.html#prewarmed" if request.htmx else "orders/finder_page.html"
+    )
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+@workspace_view()
+def order_owned(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    order = _order(request, pk)
+    if request.method == "POST":
+        finders.owned_refresh_start(workspace=request.workspace)
+    context = {
+        "order": order,
+        "finder": "owned",
+        "refreshing": request.method == "POST",
+        "items": drafts.draft_items(order),
+        **finders.owned_domains(workspace=request.workspace),
+    }
+    template = (
+        "orders/_finders.html#owned" if request.htmx else "orders/finder_page.html"
+    )
+    return render(request, template, context)
+
+
+@require_GET
+@workspace_view()
+def order_csv_export(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    order = _order(request, pk)
+    items = drafts.draft_items(order)
+    response = HttpResponse(
+        export_csv((item.domain, item.mailboxes) for item in items),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="order-{order.pk}-mailboxes.csv"'
+    )
+    return response
+
+
+@require_POST
+@workspace_view()
+def order_csv_import(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    order = _order(request, pk)
+    form = builder.CsvImportForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            builder.csv_apply(
+                order=order,
+                by=request.user,
+                version=form.cleaned_data["version"],
+                imported=form.imported,
+            )
+        except drafts.DraftError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Imported {form.imported_count} mailboxes from {form.cleaned_data['file'].name}.",
+            )
+            return HttpResponseRedirect(_builder_url(order))
+    context = builder.page_context(order, request=request)
+    context["csv_errors"] = form.problems()
+    return render(request, "orders/builder.html", context, status=200)
+
+
+@require_POST
+@workspace_view()
+def order_submit(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    order = _order(request, pk)
+    try:
+        order = drafts.order_submit(
+            order=order,
+            by=request.user,
+            version=int(str(request.POST.get("version", "0")) or 0),
+            fingerprint=str(request.POST.get("fingerprint", "")),
+        )
+    except (drafts.DraftError, ValueError) as exc:
+        messages.error(request, str(exc))
+        return _client_redirect(request, _builder_url(order))
+    messages.success(
+        request, f"{order} was submitted: {order.get_status_display().lower()}."
+    )
+    return _client_redirect(request, order.get_absolute_url())
+
+
+@require_http_methods(["GET", "POST"])
+@workspace_view()
+def order_detail(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    order = _order(request, pk)
+    if request.method == "POST" and "reopen" in request.POST:
+        try:
+            drafts.order_reopen(order=order, by=request.user)
+        except drafts.DraftError as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(order.get_absolute_url())
+        messages.info(
+            request,
+            "Back to draft. Submitting again needs a new quote and a new approval.",
+        )
+        return HttpResponseRedirect(_builder_url(order))
+    if order.is_editable and request.method == "GET":
+        return HttpResponseRedirect(_builder_url(order))
+    return render(request, "orders/order_detail.html", builder.detail_context(order))

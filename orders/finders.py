@@ -1,0 +1,265 @@
+"""Finding domains for a draft: suggestions, background availability checks, pre-warmed
+stock and the domains a workspace already owns (for extra mailboxes).
+
+Reads that answer in one call (suggestions, pre-warmed stock) happen in the request; a check
+of many domains runs in the worker, batch by batch under Instantly's check limit, and writes its
+progress to its DomainCheck row, which the page polls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from orders import instantly, services
+from orders.domains import CHECK_BATCH_SIZE, chunked, domain_problem
+from orders.models import (
+    CheckStatus,
+    DomainCheck,
+    Order,
+    Provider,
+    RemoteAccount,
+    RemoteDomain,
+    Workspace,
+)
+from orders.rules import PROVIDER_RULES, tld_policy
+
+logger = logging.getLogger(__name__)
+
+
+class SuggestForm(forms.Form):
+    domain = forms.CharField(max_length=253, label="Brand or domain")
+    tld = forms.MultipleChoiceField(
+        choices=[("com", ".com"), ("org", ".org")],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def clean_domain(self) -> str:
+        value: str = self.cleaned_data["domain"].strip().lower()
+        # A bare brand ("acme") is allowed: Instantly wants a domain, so we make one.
+        if "." not in value:
+            value = f"{value}.com"
+        problem = domain_problem(value)
+        if problem:
+            raise forms.ValidationError(f"“{value}” is not a domain: {problem}.")
+        return value
+
+
+def _remote_problem(exc: instantly.InstantlyError) -> str:
+    if isinstance(exc, instantly.RateLimited):
+        return "Instantly asked us to slow down; try again in a moment."
+    if isinstance(exc, instantly.InstantlyTransientError):
+        return "Instantly did not answer in time; try again in a moment."
+    if (
+        isinstance(exc, instantly.InstantlyValidationError)
+        and exc.code == "restricted_domain"
+    ):
+        return f"Instantly refuses suggestions for this name: it contains the restricted keyword “{exc.keyword}”."
+    return f"Instantly refused: {exc}"
+
+
+def suggestions(*, order: Order, domain: str, tld: Sequence[str]) -> dict[str, Any]:
+    """Available domains similar to `domain`, minus those already in the draft."""
+    taken = set(order.items.values_list("domain", flat=True))
+    try:
+        with services.instantly_client_for(workspace=order.workspace) as client:
+            found = client.similar_domains(domain, tlds=tuple(tld) or ("com", "org"))
+    except services.InstantlyKeyMissing:
+        return {
+            "problem": "This workspace has no Instantly API key yet.",
+            "fix_key": True,
+        }
+    except instantly.InstantlyError as exc:
+        return {
+            "problem": _remote_problem(exc),
+            "fix_key": isinstance(exc, services.KEY_PROBLEMS),
+        }
+    return {"suggested": [d for d in found if d not in taken], "query": domain}
+
+
+# --- Availability checks -------------------------------------------------------------------
+
+
+@transaction.atomic
+def domain_check_start(
+    *, order: Order, by: User, domains: Sequence[str]
+) -> DomainCheck:
+    """Create the check and enqueue it after commit; one row, many batches."""
+    from orders.tasks import check_domains_task
+
+    check = DomainCheck.objects.create(
+        workspace=order.workspace, order=order, requested_by=by, domains=list(domains)
+    )
+    check_domains_task.delay_on_commit(check_id=check.pk)
+    return check
+
+
+def _state_of(result: instantly.DomainAvailability) -> dict[str, str]:
+    if result.available:
+        return {"state": "available"}
+    if result.unavailable_reason == "restricted" or result.restricted_keyword:
+        return {"state": "restricted", "keyword": result.restricted_keyword or ""}
+    return {"state": "taken"}
+
+
+def domain_check_run(
+    *, check: DomainCheck, client: instantly.InstantlyClient | None = None
+) -> DomainCheck:
+    """Check every domain not yet checked, batch by batch, saving after each batch so the page
+    shows progress. Safe to run again: finished domains are skipped. Never inside a transaction."""
+    policy = tld_policy(check.order.order_type if check.order else "dfy")
+    pending = []
+    for domain in check.domains:
+        if domain in check.results:
+            continue
+        if policy is not None and policy.problem(domain):
+            check.results[domain] = {"state": "unsupported_tld"}
+        elif domain_problem(domain):
+            check.results[domain] = {"state": "invalid"}
+        else:
+            pending.append(domain)
+    check.status = CheckStatus.RUNNING
+    check.save(update_fields=["results", "status"])
+
+    def waiting(seconds: float, reason: str) -> None:
+        check.waiting_until = timezone.now() + timedelta(seconds=seconds)
+        check.wait_reason = (
+            f"Waiting {seconds:.0f} s for Instantly's limit of 30 checks a minute."
+        )
+        check.save(update_fields=["waiting_until", "wait_reason"])
+
+    try:
+        own_client = client is None
+        client = client or services.instantly_client_for(
+            workspace=check.workspace, on_wait=waiting
+        )
+        try:
+            for batch in chunked(pending, CHECK_BATCH_SIZE):
+                for result in client.check_domains(batch):
+                    check.results[result.domain] = _state_of(result)
+                check.wait_reason = ""
+                check.save(update_fields=["results", "wait_reason"])
+        finally:
+            if own_client:
+                client.close()
+    except services.InstantlyKeyMissing:
+        return _check_failed(check, "This workspace has no Instantly API key yet.")
+    except instantly.InstantlyTransientError:
+        # Let the task retry later: what was checked so far stays.
+        raise
+    except instantly.InstantlyError as exc:
+        return _check_failed(check, _remote_problem(exc))
+    check.status = CheckStatus.DONE
+    check.finished_at = timezone.now()
+    check.save(update_fields=["status", "finished_at"])
+    return check
+
+
+def _check_failed(check: DomainCheck, reason: str) -> DomainCheck:
+    check.status = CheckStatus.FAILED
+    check.error = reason
+    check.finished_at = timezone.now()
+    check.save(update_fields=["status", "error", "finished_at"])
+    return check
+
+
+def check_context(check: DomainCheck) -> dict[str, Any]:
+    rows = [(domain, check.results.get(domain)) for domain in check.domains]
+    return {
+        "check": check,
+        "check_rows": rows,
+        "available": [d for d, r in rows if r and r["state"] == "available"],
+    }
+
+
+# --- Pre-warmed stock and owned domains -----------------------------------------------------
+
+
+def prewarmed_stock(
+    *, order: Order, search: str, extensions: Sequence[str]
+) -> dict[str, Any]:
+    allowed = [e for e in extensions if e in {"com", "org", "co"}]
+    try:
+        with services.instantly_client_for(workspace=order.workspace) as client:
+            stock = client.pre_warmed_domains(
+                extensions=allowed or None, search=search.strip() or None
+            )
+    except services.InstantlyKeyMissing:
+        return {
+            "problem": "This workspace has no Instantly API key yet.",
+            "fix_key": True,
+        }
+    except instantly.InstantlyError as exc:
+        return {
+            "problem": _remote_problem(exc),
+            "fix_key": isinstance(exc, services.KEY_PROBLEMS),
+        }
+    taken = set(order.items.values_list("domain", flat=True))
+    rows = [
+        {
+            "domain": d.domain,
+            "provider": d.account_type or Provider.GOOGLE,
+            "provider_label": Provider(d.account_type).label
+            if d.account_type in Provider.values
+            else "Google",
+        }
+        for d in stock
+        if d.domain not in taken
+    ]
+    return {"stock": rows, "searched": True}
+
+
+def owned_domains(*, workspace: Workspace) -> dict[str, Any]:
+    """Domains from the remote mirror with their fixed provider; Microsoft ones are listed as
+    not eligible because Instantly takes no extra Microsoft mailboxes through the API."""
+    domains = RemoteDomain.objects.filter(
+        workspace=workspace, cancelled_remote_at__isnull=True
+    ).order_by("domain")
+    counts = dict(
+        RemoteAccount.objects.filter(
+            workspace=workspace, cancelled_remote_at__isnull=True
+        )
+        .values_list("domain")
+        .annotate(n=Count("pk"))
+        .values_list("domain", "n")
+    )
+    rows = []
+    for remote in domains:
+        rule = PROVIDER_RULES.get(remote.provider or Provider.GOOGLE)
+        eligible = bool(rule and rule.extra_accounts_allowed)
+        rows.append(
+            {
+                "domain": remote.domain,
+                "provider": remote.provider or Provider.GOOGLE,
+                "provider_label": remote.get_provider_display() or "unknown",
+                "mailboxes": counts.get(remote.domain, 0),
+                "eligible": eligible,
+                "reason": ""
+                if eligible
+                else "Microsoft domains cannot take extra mailboxes through the API.",
+            }
+        )
+    last_seen = (
+        RemoteDomain.objects.filter(workspace=workspace)
+        .order_by("-seen_at")
+        .values_list("seen_at", flat=True)
+        .first()
+    )
+    return {"owned": rows, "last_seen": last_seen}
+
+
+def owned_refresh_start(*, workspace: Workspace) -> None:
+    from orders.tasks import refresh_remote_mirror_task
+
+    transaction.on_commit(
+        lambda: refresh_remote_mirror_task.delay(workspace_id=workspace.pk)
+    )

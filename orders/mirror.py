@@ -1,0 +1,122 @@
+"""The workspace's mirror of what Instantly reports as ordered: domains and mailboxes.
+
+Filled by paging through the two list endpoints (API calls grow with pages, not with orders)
+and upserting in batches. The mailbox password is read only to learn whether it is non-empty;
+it is never stored or logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import TypeVar
+
+from django.utils import timezone
+
+from orders import instantly
+from orders.models import RemoteAccount, RemoteDomain, Workspace
+
+# Rows per upsert statement: large enough to keep 20,000 mailboxes to a few dozen statements,
+# small enough to stay far below SQLite's 32,766 bound-parameter limit (12 columns a row).
+UPSERT_BATCH_SIZE = 500
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class MirrorResult:
+    domains: int
+    accounts: int
+    requests: int
+
+
+def _batches(rows: Iterable[T], size: int = UPSERT_BATCH_SIZE) -> Iterator[list[T]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def remote_mirror_refresh(
+    *, workspace: Workspace, client: instantly.InstantlyClient
+) -> MirrorResult:
+    """Upsert every ordered domain and mailbox Instantly lists for this workspace.
+
+    Idempotent; no transaction is held across HTTP calls (each batch commits on its own).
+    """
+    before = client.request_count
+    domains = 0
+    for batch in _batches(client.iter_orders(page_size=100)):
+        RemoteDomain.objects.bulk_create(
+            [
+                RemoteDomain(
+                    workspace=workspace,
+                    domain=o.domain,
+                    forwarding_domain=o.forwarding_domain or "",
+                    is_pre_warmed_up=bool(o.is_pre_warmed_up),
+                    created_remote_at=o.timestamp_created,
+                    cancelled_remote_at=o.timestamp_cancelled,
+                    seen_at=timezone.now(),
+                )
+                for o in batch
+            ],
+            update_conflicts=True,
+            unique_fields=["workspace", "domain"],
+            update_fields=[
+                "forwarding_domain",
+                "is_pre_warmed_up",
+                "created_remote_at",
+                "cancelled_remote_at",
+                "seen_at",
+            ],
+        )
+        domains += len(batch)
+    accounts = 0
+    providers: dict[str, int] = {}
+    for chunk in _batches(client.iter_accounts(page_size=100, with_passwords=True)):
+        RemoteAccount.objects.bulk_create(
+            [
+                RemoteAccount(
+                    workspace=workspace,
+                    remote_id=a.id,
+                    email=a.email.lower(),
+                    domain=a.domain.lower(),
+                    provider=a.email_provider,
+                    first_name=a.first_name[:100],
+                    last_name=a.last_name[:100],
+                    is_pre_warmed_up=a.is_pre_warmed_up,
+                    is_ready=a.is_ready,
+                    created_remote_at=a.timestamp_created,
+                    cancelled_remote_at=a.timestamp_cancelled,
+                    seen_at=timezone.now(),
+                )
+                for a in chunk
+            ],
+            update_conflicts=True,
+            unique_fields=["workspace", "remote_id"],
+            update_fields=[
+                "email",
+                "domain",
+                "provider",
+                "first_name",
+                "last_name",
+                "is_pre_warmed_up",
+                "is_ready",
+                "created_remote_at",
+                "cancelled_remote_at",
+                "seen_at",
+            ],
+        )
+        for a in chunk:
+            if not a.is_cancelled:
+                providers.setdefault(a.domain.lower(), a.email_provider)
+        accounts += len(chunk)
+    for provider in {1, 2, 3}:
+        names = [d for d, p in providers.items() if p == provider]
+        for part in _batches(names):
+            RemoteDomain.objects.filter(workspace=workspace, domain__in=part).update(
+                provider=provider
+            )
+    return MirrorResult(
+        domains=domains, accounts=accounts, requests=client.request_count - before
+    )

@@ -1,0 +1,116 @@
+"""Quotes: Instantly's simulation of exactly the current draft, frozen as an immutable row."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.utils import timezone
+
+from orders import instantly
+from orders.models import Order, Quote
+from orders.payload import fingerprint, order_payload
+
+logger = logging.getLogger(__name__)
+
+# An identical payload reuses its quote this long instead of asking Instantly again.
+QUOTE_REUSE_SECONDS = 120
+CENT = Decimal("0.01")
+
+
+class QuoteUnavailable(Exception):
+    """No quote right now. `retry` says whether asking again soon may help (429, timeout)
+    or whether a person must act first (`fix_key`: invalid key, scope or plan)."""
+
+    def __init__(self, message: str, *, retry: bool, fix_key: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
+        self.fix_key = fix_key
+
+
+@dataclass(frozen=True)
+class QuoteOutcome:
+    quote: Quote
+    result: instantly.OrderResult
+    reused: bool
+
+
+def quote_for_order(
+    *,
+    order: Order,
+    client: instantly.InstantlyClient,
+    reuse_seconds: int = QUOTE_REUSE_SECONDS,
+) -> QuoteOutcome:
+    """Price the order's current payload with simulation mode and store the quote.
+
+    Never called inside a transaction (it does HTTP). Reuses a recent quote of the same
+    fingerprint. Raises QuoteUnavailable for remote trouble; never spends money.
+    """
+    payload = order_payload(order)
+    digest = fingerprint(payload)
+    since = timezone.now() - timedelta(seconds=reuse_seconds)
+    recent = order.quotes.filter(fingerprint=digest, created_at__gte=since).first()
+    if recent is not None:
+        return QuoteOutcome(
+            quote=recent,
+            result=instantly.parse_order_result(recent.response_body),
+            reused=True,
+        )
+    try:
+        result = client.simulate_order(payload)
+    except instantly.RateLimited as exc:
+        raise QuoteUnavailable(
+            "Quote delayed: Instantly asked us to slow down.", retry=True
+        ) from exc
+    except instantly.InstantlyTransientError as exc:
+        raise QuoteUnavailable(
+            "Quote delayed: Instantly did not answer in time.", retry=True
+        ) from exc
+    except (
+        instantly.InstantlyAuthError,
+        instantly.InstantlyScopeError,
+        instantly.InstantlyPlanError,
+    ) as exc:
+        raise QuoteUnavailable(str(exc), retry=False, fix_key=True) from exc
+    except instantly.InstantlyError as exc:
+        raise QuoteUnavailable(
+            f"Instantly refused the quote request: {exc}", retry=False
+        ) from exc
+    quote = quote_store(order=order, payload=payload, digest=digest, result=result)
+    return QuoteOutcome(quote=quote, result=result, reused=False)
+
+
+def cents(amount: Decimal | None) -> Decimal:
+    """Money as stored: two places. Instantly prices in whole cents, so nothing is lost."""
+    return (amount or Decimal("0")).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def quote_store(
+    *,
+    order: Order,
+    payload: dict[str, object],
+    digest: str,
+    result: instantly.OrderResult,
+) -> Quote:
+    return Quote.objects.create(
+        order=order,
+        payload=payload,
+        fingerprint=digest,
+        response_body=result.raw_body,
+        due_now=cents(result.total_price),
+        per_month=cents(result.total_price_per_month),
+        per_year=cents(result.total_price_per_year),
+        discount=cents(result.total_discount),
+        is_valid=result.order_is_valid,
+        order_error=result.order_error or "",
+    )
+
+
+def current_quote(order: Order) -> Quote | None:
+    """The newest quote if it priced exactly the order's current payload, else None."""
+    latest = order.quotes.first()
+    if latest is None or latest.fingerprint != fingerprint(order_payload(order)):
+        return None
+    return latest
