@@ -90,7 +90,8 @@ def test_autosave_htmx_swaps_only_fragments_and_quotes_exactly(
     assert response.status_code == 200
     assert "<html" not in html
     assert response["HX-Reswap"] == "none"
-    assert 'id="draft-version"' in html and 'hx-swap-oob="true"' in html
+    assert 'id="draft-version"' in html
+    assert 'hx-swap-oob="true"' in html
     assert 'id="quote-panel"' in html
     assert draft.version == 2
     assert Mailbox.objects.count() == 3
@@ -153,7 +154,8 @@ def test_restricted_keyword_and_invalid_mailbox_show_on_their_rows(
     mailbox = re.search(
         r'id="item-1-mb-0-findings".*?</span></span>', html, re.S
     ).group(0)
-    assert "restricted keyword" in row0 and "google" in row0
+    assert "restricted keyword" in row0
+    assert "google" in row0
     assert "First name" in mailbox or "first name" in mailbox
     assert "refuse" in html
 
