@@ -121,3 +121,48 @@ def remote(workspace, monkeypatch):  # type: ignore[no-untyped-def]
 
     monkeypatch.setattr(services, "instantly_client_for", in_process)
     return Remote(sandbox_workspace, key)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):  # type: ignore[no-untyped-def]
+    """A real Celery worker in its own process, on the same broker and test database as this
+    test (Redis and PostgreSQL in CI; the filesystem broker and the SQLite test file otherwise).
+    Tasks reach it through the normal `delay_on_commit` path: never eager mode."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from django.conf import settings
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        database_url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_DEBUG": "true", "PYTHONUNBUFFERED": "1"}
+    from dfyportal.celery import app
+
+    # Messages left by earlier tests name rows of their own databases; never let them run here.
+    app.control.purge()
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "dfyportal", "worker", "-l", "info", "--concurrency", "2",
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while "ready." not in log_path.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"worker did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    proc.log_path = log_path
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
