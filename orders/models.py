@@ -221,6 +221,43 @@ IN_FLIGHT_STATUSES = frozenset(
 )
 
 
+AWAITING_DECISION_STATUSES = frozenset(
+    {OrderStatus.PENDING_APPROVAL, OrderStatus.NEEDS_REAPPROVAL}
+)
+FULFILMENT_STATUSES = frozenset({OrderStatus.PLACED, OrderStatus.PROVISIONING})
+# Everything that is (or may be) bought and not cancelled: the budget counts these.
+BUDGET_STATUSES = frozenset(
+    {
+        OrderStatus.APPROVED,
+        OrderStatus.SUBMITTING,
+        OrderStatus.UNKNOWN,
+        OrderStatus.NEEDS_ATTENTION,
+        OrderStatus.PLACED,
+        OrderStatus.PROVISIONING,
+        OrderStatus.READY,
+        OrderStatus.PARTIALLY_CANCELLED,
+    }
+)
+# The order page polls while one of these may still change without anyone clicking.
+LIVE_STATUSES = frozenset(
+    {
+        OrderStatus.APPROVED,
+        OrderStatus.SUBMITTING,
+        OrderStatus.UNKNOWN,
+        OrderStatus.PLACED,
+        OrderStatus.PROVISIONING,
+    }
+)
+CANCELLABLE_STATUSES = frozenset(
+    {
+        OrderStatus.PLACED,
+        OrderStatus.PROVISIONING,
+        OrderStatus.READY,
+        OrderStatus.PARTIALLY_CANCELLED,
+    }
+)
+
+
 class Provider(models.IntegerChoices):
     GOOGLE = 1, "Google"
     AIRMAIL = 2, "AirMail"
@@ -237,6 +274,18 @@ class OrderQuerySet(models.QuerySet["Order"]):
 
     def in_flight(self) -> Self:
         return self.filter(status__in=IN_FLIGHT_STATUSES)
+
+    def awaiting_decision(self) -> Self:
+        """Requests a lead must decide: new ones and those whose price changed at re-quote."""
+        return self.filter(status__in=AWAITING_DECISION_STATUSES)
+
+    def committed_spend(self) -> Self:
+        """Orders whose recurring cost counts against the monthly budget."""
+        return self.filter(status__in=BUDGET_STATUSES)
+
+    def being_fulfilled(self) -> Self:
+        """Orders the fulfilment poll follows: placed and not yet fully provisioned."""
+        return self.filter(status__in=FULFILMENT_STATUSES)
 
 
 class Order(models.Model):
@@ -278,6 +327,25 @@ class Order(models.Model):
     attention_reason = models.TextField(blank=True)
     last_progress_at = models.DateTimeField(null=True, blank=True)
     decision_comment = models.TextField(blank=True)
+    # Who approved or rejected (`approver` is set only by an approval).
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The difference the worker found at re-quote: {"field": [approved, now], ...}.
+    drift = models.JSONField(default=dict, blank=True)
+    # Instantly's definitive refusal in its own terms: order_error, lists, HTTP status.
+    refusal = models.JSONField(default=dict, blank=True)
+    # What reconciliation found on the list endpoints: found / missing domains or mailboxes.
+    reconcile_evidence = models.JSONField(default=dict, blank=True)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
+    # Claims given back because nothing was sent (429, connect error, re-quote unreachable).
+    placement_tries = models.PositiveIntegerField(default=0)
+    provisioning_at = models.DateTimeField(null=True, blank=True)
+    stuck_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -293,6 +361,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["workspace", "status"], name="order_ws_status"),
             models.Index(fields=["workspace", "-created_at"], name="order_ws_created"),
+            # The sweeper and the fulfilment poll look across workspaces by status.
+            models.Index(fields=["status", "updated_at"], name="order_status_updated"),
         ]
 
     def __str__(self) -> str:
@@ -306,6 +376,18 @@ class Order(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in EDITABLE_STATUSES
+
+    @property
+    def is_live(self) -> bool:
+        """Still changing by itself (worker, reconciliation, provisioning): pages poll."""
+        return self.status in LIVE_STATUSES
+
+    @property
+    def awaits_decision(self) -> bool:
+        return self.status in AWAITING_DECISION_STATUSES
+
+    def can_cancel(self) -> bool:
+        return self.status in CANCELLABLE_STATUSES
 
 
 class OrderItem(models.Model):
@@ -344,6 +426,7 @@ class Mailbox(models.Model):
     status = models.CharField(
         max_length=20, choices=MailboxStatus, default=MailboxStatus.REQUESTED
     )
+    provisioning_at = models.DateTimeField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
