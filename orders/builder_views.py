@@ -27,7 +27,6 @@ from orders.builder_form import parse_builder_post
 from orders.domains import Rejection, parse_domain_list
 from orders.mailboxes import export_csv
 from orders.models import DomainCheck, Order
-from orders.rules import tld_policy
 
 
 def _order(request: WorkspaceRequest, pk: int) -> Order:
@@ -159,16 +158,16 @@ def order_suggest(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse
 @workspace_view()
 def order_check(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     order = _order(request, pk)
-    parsed = parse_domain_list(
-        str(request.POST.get("domains", "")), tld_policy=tld_policy(order.order_type)
-    )
-    context: dict[str, object] = {"order": order, "rejected": parsed.rejected}
-    if parsed.domains:
+    # No TLD policy here: an unsupported TLD is a result badge, not a paste error.
+    parsed = parse_domain_list(str(request.POST.get("domains", "")))
+    context: dict[str, object] = {"order": order}
+    invalid = {r.token: r.reason for r in parsed.rejected if r.token}
+    if parsed.domains or invalid:
         check = finders.domain_check_start(
-            order=order, by=request.user, domains=parsed.domains
+            order=order, by=request.user, domains=parsed.domains, invalid=invalid
         )
         context.update(finders.check_context(check))
-    elif not parsed.rejected:
+    else:
         context["rejected"] = [
             Rejection(line=1, token="", reason="Paste at least one domain.")
         ]

@@ -9,7 +9,7 @@ progress to its DomainCheck row, which the page polls.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -91,13 +91,23 @@ def suggestions(*, order: Order, domain: str, tld: Sequence[str]) -> dict[str, A
 
 @transaction.atomic
 def domain_check_start(
-    *, order: Order, by: User, domains: Sequence[str]
+    *,
+    order: Order,
+    by: User,
+    domains: Sequence[str],
+    invalid: Mapping[str, str] | None = None,
 ) -> DomainCheck:
-    """Create the check and enqueue it after commit; one row, many batches."""
+    """Create the check and enqueue it after commit; one row, many batches. `invalid` maps
+    pasted tokens that are not domains to the reason, shown as "invalid" badges."""
     from orders.tasks import check_domains_task
 
+    invalid = invalid or {}
     check = DomainCheck.objects.create(
-        workspace=order.workspace, order=order, requested_by=by, domains=list(domains)
+        workspace=order.workspace,
+        order=order,
+        requested_by=by,
+        domains=[*domains, *(t for t in invalid if t not in domains)],
+        results={t: {"state": "invalid", "reason": r} for t, r in invalid.items()},
     )
     check_domains_task.delay_on_commit(check_id=check.pk)
     return check

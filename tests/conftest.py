@@ -142,7 +142,12 @@ def celery_worker_process(transactional_db, tmp_path):  # type: ignore[no-untype
         database_url = f"sqlite:///{db['NAME']}"
     else:
         database_url = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_DEBUG": "true", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_DEBUG": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
     from dfyportal.celery import app
 
     # Messages left by earlier tests name rows of their own databases; never let them run here.
@@ -150,9 +155,26 @@ def celery_worker_process(transactional_db, tmp_path):  # type: ignore[no-untype
     log_path = tmp_path / "worker.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "dfyportal", "worker", "-l", "info", "--concurrency", "2",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "dfyportal",
+                "worker",
+                "-l",
+                "info",
+                "--concurrency",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 60
     while "ready." not in log_path.read_text():

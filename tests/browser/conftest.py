@@ -31,15 +31,28 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="session")
 def browser():  # type: ignore[no-untyped-def]
-    require_service("Chromium", Path(CHROMIUM).exists(), f"{CHROMIUM} is not installed (apt-get install chromium)")
+    require_service(
+        "Chromium",
+        Path(CHROMIUM).exists(),
+        f"{CHROMIUM} is not installed (apt-get install chromium)",
+    )
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; Django must allow ORM calls.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
         yield browser
         browser.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
 
 
 @pytest.fixture
@@ -48,6 +61,12 @@ def page(browser, request):  # type: ignore[no-untyped-def]
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(
+            path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True
+        )
     context.close()
 
 
@@ -75,12 +94,19 @@ def live_remote(live_server, workspace, settings):  # type: ignore[no-untyped-de
     from sandbox.services import sandbox_workspace_create
 
     RestrictedKeyword.objects.bulk_create(
-        [RestrictedKeyword(keyword=k) for k in DEFAULT_RESTRICTED_KEYWORDS], ignore_conflicts=True
+        [RestrictedKeyword(keyword=k) for k in DEFAULT_RESTRICTED_KEYWORDS],
+        ignore_conflicts=True,
     )
     settings.INSTANTLY_SANDBOX_BASE_URL = f"{live_server.url}/sandbox/api/v2"
-    sandbox_workspace, key = sandbox_workspace_create(name=f"remote of {workspace.slug}")
+    sandbox_workspace, key = sandbox_workspace_create(
+        name=f"remote of {workspace.slug}"
+    )
     services.instantly_key_save(
-        workspace=workspace, by=None, secret=key, label="Sandbox", base_url=settings.INSTANTLY_SANDBOX_BASE_URL
+        workspace=workspace,
+        by=None,
+        secret=key,
+        label="Sandbox",
+        base_url=settings.INSTANTLY_SANDBOX_BASE_URL,
     )
     return sandbox_workspace
 
