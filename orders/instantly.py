@@ -20,9 +20,11 @@ and `repr` masks it.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from decimal import Decimal
 from ipaddress import ip_address
 from typing import Any, Final, NoReturn, Self, TypeVar
 
+import certifi
 import httpx
 
 from orders.ratelimit import (
@@ -602,6 +605,13 @@ def _plain_http_allowed(url: httpx.URL) -> bool:
 # --- Client -------------------------------------------------------------------------------
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: building one loads the CA bundle, which costs
+    tens of milliseconds, and the web process builds a client for every quote."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class InstantlyClient:
     """One key's connection to Instantly's DFY endpoints. Not thread-safe; build one per task.
 
@@ -656,6 +666,7 @@ class InstantlyClient:
         self.request_count = 0
         self.page_count = 0
         self._http = httpx.Client(
+            verify=_tls_context(),
             base_url=self.base_url,
             headers={
                 "Authorization": f"Bearer {api_key}",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.utils import timezone
 
 from orders import instantly
@@ -41,13 +42,15 @@ def quote_for_order(
     *,
     order: Order,
     client: instantly.InstantlyClient,
-    reuse_seconds: int = QUOTE_REUSE_SECONDS,
+    reuse_seconds: int | None = None,
 ) -> QuoteOutcome:
     """Price the order's current payload with simulation mode and store the quote.
 
     Never called inside a transaction (it does HTTP). Reuses a recent quote of the same
     fingerprint. Raises QuoteUnavailable for remote trouble; never spends money.
     """
+    if reuse_seconds is None:
+        reuse_seconds = int(getattr(settings, "DFY_QUOTE_REUSE_SECONDS", QUOTE_REUSE_SECONDS))
     payload = order_payload(order)
     digest = fingerprint(payload)
     since = timezone.now() - timedelta(seconds=reuse_seconds)
