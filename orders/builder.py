@@ -350,6 +350,31 @@ def rows_for(
     return rows
 
 
+def quote_context(
+    order: Order, quote_view: QuoteView, *, submittable: bool = True
+) -> dict[str, object]:
+    """What the quote panel needs, and nothing more (the quote endpoint renders only it)."""
+    result = quote_view.result
+    return {
+        "order": order,
+        "version": order.version,
+        "quote_view": quote_view,
+        "order_error_text": ORDER_ERROR_TEXT.get(
+            result.order_error or "", result.order_error
+        )
+        if result
+        else "",
+        "unavailable_providers": [
+            Provider(p).label for p in result.unavailable_email_providers
+        ]
+        if result
+        else [],
+        "can_submit": bool(
+            submittable and quote_view.quote is not None and quote_view.quote.is_valid
+        ),
+    }
+
+
 def page_context(
     order: Order,
     *,
@@ -364,36 +389,19 @@ def page_context(
     order_findings = [
         f.message for f in rules.check_draft(order_type, items) if f.where == "order"
     ]
-    result = quote_view.result
     return {
-        "order": order,
+        **quote_context(
+            order, quote_view, submittable=posted is None and not action_errors
+        ),
         "order_type": order_type,
-        "version": order.version,
-        "rows": rows_for(items, order_type, result),
+        "rows": rows_for(items, order_type, quote_view.result),
         "order_findings": order_findings,
         "form_errors": [*(posted.errors if posted else []), *action_errors],
-        "quote_view": quote_view,
-        "order_error_text": ORDER_ERROR_TEXT.get(
-            result.order_error or "", result.order_error
-        )
-        if result
-        else "",
-        "unavailable_providers": [
-            Provider(p).label for p in result.unavailable_email_providers
-        ]
-        if result
-        else [],
         "providers": [(p.value, p.label, PROVIDER_RULES[p].rule) for p in Provider],
         "order_types": OrderType.choices,
         "patterns": list(mailboxes.PATTERNS.items()),
         "default_pattern": mailboxes.DEFAULT_PATTERN,
         "check": DomainCheck.objects.filter(order=order).first(),
-        "can_submit": bool(
-            quote_view.quote is not None
-            and quote_view.quote.is_valid
-            and posted is None
-            and not action_errors
-        ),
     }
 
 

@@ -132,7 +132,7 @@ def order_quote(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     return render(
         request,
         "orders/builder.html#quote-panel",
-        builder.page_context(order, request=request, outcome=outcome),
+        builder.quote_context(order, outcome),
     )
 
 
