@@ -23,6 +23,7 @@ import email.utils
 import functools
 import json
 import logging
+import os
 import random
 import ssl
 import time
@@ -610,6 +611,42 @@ def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context per process: building one loads the CA bundle, which costs
     tens of milliseconds, and the web process builds a client for every quote."""
     return ssl.create_default_context(cafile=certifi.where())
+
+
+class _BorrowedPool(httpx.BaseTransport):
+    """A process-wide connection pool lent to short-lived clients: closing a client must not
+    close the pool, so that the next quote reuses the open (TLS) connection to Instantly."""
+
+    def __init__(self, pool: httpx.HTTPTransport) -> None:
+        self._pool = pool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._pool.handle_request(request)
+
+    def close(self) -> None:
+        return
+
+
+_pools: dict[int, _BorrowedPool] = {}
+
+
+def shared_transport() -> httpx.BaseTransport:
+    """This process's pool. Keyed by pid: a forked worker must never reuse its parent's
+    sockets."""
+    pid = os.getpid()
+    if pid not in _pools:
+        _pools.clear()
+        _pools[pid] = _BorrowedPool(
+            httpx.HTTPTransport(
+                verify=_tls_context(),
+                limits=httpx.Limits(
+                    max_connections=20,
+                    max_keepalive_connections=10,
+                    keepalive_expiry=30,
+                ),
+            )
+        )
+    return _pools[pid]
 
 
 class InstantlyClient:

@@ -20,6 +20,7 @@ from orders.instantly import (
     InstantlyError,
     InstantlyPlanError,
     InstantlyScopeError,
+    shared_transport,
 )
 from orders.models import InstantlyKey, KeyStatus, Workspace
 from orders.ratelimit import RateLimiter, get_limiter, limiter_bucket_for
@@ -139,6 +140,7 @@ def instantly_client_for(
         )
     secret = key.reveal()
     options: InstantlyClientOptions = {
+        "transport": shared_transport(),
         "timeout": instantly_timeout(),
         "deadline_seconds": float(getattr(settings, "INSTANTLY_DEADLINE_SECONDS", 30)),
         "limiter": get_limiter(),
