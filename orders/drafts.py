@@ -258,4 +258,8 @@ def order_submit(*, order: Order, by: User, version: int, fingerprint: str) -> O
     locked.save(
         update_fields=["status", "approved_quote", "submitted_at", "updated_at"]
     )
-    return locked
+    # The workspace's approval policy decides who approves (maybe nobody: auto-approval,
+    # which enqueues placement on commit). Imported here: workflow builds on this module.
+    from orders import workflow
+
+    return workflow.order_policy_apply(order=locked, by=by)

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
 
 from celery import shared_task
 
-from orders import finders, mirror, services
+from orders import finders, fulfilment, mirror, services, workflow
 from orders.instantly import InstantlyTransientError
-from orders.models import DomainCheck, Workspace
+from orders.models import DomainCheck, Order, Workspace
 
 if TYPE_CHECKING:
     from celery.app.task import Task
@@ -92,3 +92,102 @@ def refresh_remote_mirror_task(*, workspace_id: int) -> None:
             mirror.remote_mirror_refresh(workspace=workspace, client=client)
     except services.InstantlyKeyMissing:
         logger.info("refresh_remote_mirror: workspace %s has no key", workspace.slug)
+
+
+# --- approval, submission, fulfilment, cancellation ---------------------------------------
+# Placement is idempotent through its claim (only an `approved` row is claimed, by one
+# conditional UPDATE), so a duplicate or redelivered message does nothing: acks_late is safe.
+# It never retries: after the claim, a failure is recorded, not re-run.
+
+
+@_on_commit_capable
+@shared_task(
+    name="orders.place_order",
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=150,
+    time_limit=180,
+)
+def place_order_task(*, order_id: int) -> None:
+    """Claim and place an approved order (at most one real POST per claim)."""
+    order = (
+        Order.objects.select_related("workspace", "approved_quote")
+        .filter(pk=order_id)
+        .first()
+    )
+    if order is None:
+        logger.info("place_order: order %s is gone", order_id)
+        return
+    workflow.order_place(order=order)
+
+
+@_on_commit_capable
+@shared_task(
+    name="orders.reconcile_order",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=(InstantlyTransientError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=300,
+    time_limit=360,
+)
+def reconcile_order_task(*, order_id: int) -> None:
+    """One reconciliation check of an `unknown` order: list endpoints only, never a POST."""
+    order = Order.objects.select_related("workspace").filter(pk=order_id).first()
+    if order is None:
+        return
+    try:
+        workflow.order_reconcile(order=order)
+    except services.InstantlyKeyMissing:
+        logger.warning("reconcile_order: workspace %s has no key", order.workspace.slug)
+
+
+@_on_commit_capable
+@shared_task(
+    name="orders.sweep_orders",
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def sweep_orders_task() -> None:
+    """Beat: re-enqueue stranded approvals, settle crashed claims, flag stuck orders."""
+    workflow.orders_sweep()
+
+
+@_on_commit_capable
+@shared_task(
+    name="orders.poll_fulfilment",
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def poll_fulfilment_task() -> None:
+    """Beat: one polling task per workspace with orders being fulfilled."""
+    for workspace_id in fulfilment.workspaces_to_poll():
+        poll_workspace_task.delay_on_commit(workspace_id=workspace_id)
+
+
+@_on_commit_capable
+@shared_task(
+    name="orders.poll_workspace",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=(InstantlyTransientError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def poll_workspace_task(*, workspace_id: int) -> None:
+    """Page through the workspace's ordered domains and mailboxes and move its orders on.
+    Idempotent; reads only."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    try:
+        fulfilment.fulfilment_poll_workspace(workspace=workspace)
+    except services.InstantlyKeyMissing:
+        logger.info("poll_workspace: workspace %s has no key", workspace.slug)

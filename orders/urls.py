@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from orders import builder_views, views
+from orders import builder_views, views, workflow_views
 
 app_name = "orders"
 
@@ -30,4 +30,13 @@ urlpatterns = [
         "orders/<int:pk>/csv/import/", builder_views.order_csv_import, name="csv_import"
     ),
     path("orders/<int:pk>/submit/", builder_views.order_submit, name="submit"),
+    # --- approval, submission, fulfilment, cancellation ---
+    path("approvals/", workflow_views.approvals, name="approvals"),
+    path("approvals/count/", workflow_views.approvals_count, name="approvals_count"),
+    path("orders/<int:pk>/approve/", workflow_views.order_approve, name="approve"),
+    path("orders/<int:pk>/reject/", workflow_views.order_reject, name="reject"),
+    path("orders/<int:pk>/progress/", workflow_views.order_progress, name="progress"),
+    path("orders/<int:pk>/resolve/", workflow_views.order_resolve, name="resolve"),
+    path("orders/<int:pk>/cancel/", workflow_views.order_cancel, name="cancel"),
+    # --- end approval, submission, fulfilment, cancellation ---
 ]

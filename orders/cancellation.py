@@ -1,0 +1,311 @@
+"""Cancelling mailboxes of a placed order: preview the consequences, confirm by typing, call
+Instantly once, and record the result per mailbox.
+
+Instantly deletes a cancelled mailbox's Unibox emails and conversations permanently, and
+cancelling the last live mailbox of a domain cancels the domain too. The cancel call changes
+state, so it is sent at most once; when its answer is lost, the accounts list tells what
+happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from orders import services
+from orders.drafts import order_event_record
+from orders.instantly import InstantlyClient, InstantlyError, OutcomeUnknown
+from orders.models import (
+    Mailbox,
+    MailboxStatus,
+    Membership,
+    Order,
+    OrderStatus,
+    RemoteAccount,
+)
+
+logger = logging.getLogger(__name__)
+
+UNIBOX_WARNING = (
+    "Instantly permanently deletes every Unibox email and conversation of a cancelled "
+    "mailbox. This cannot be undone."
+)
+CANCELLED = "cancelled"
+NOT_CANCELLED = "not_cancelled"
+UNKNOWN = "unknown"
+RESULT_WORDS = {
+    CANCELLED: "Cancelled",
+    NOT_CANCELLED: "Not cancelled (Instantly did not list it)",
+    UNKNOWN: "Unknown: Instantly's answer was lost; the next poll will tell",
+}
+
+
+class CancelError(Exception):
+    """The cancellation cannot be done as asked; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class DomainConsequence:
+    domain: str
+    selected: tuple[str, ...]
+    remaining: tuple[str, ...]
+
+    @property
+    def cancels_domain(self) -> bool:
+        return not self.remaining
+
+
+@dataclass(frozen=True)
+class CancelPreview:
+    order: Order
+    mailboxes: tuple[Mailbox, ...]
+    domains: tuple[DomainConsequence, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.mailboxes)
+
+    @property
+    def phrase(self) -> str:
+        """What the person types to confirm: the number makes them read the selection."""
+        return f"cancel {self.count} mailbox{'es' if self.count != 1 else ''}"
+
+    @property
+    def emails(self) -> list[str]:
+        return [m.email.lower() for m in self.mailboxes]
+
+    @property
+    def domains_cancelled(self) -> list[str]:
+        return [d.domain for d in self.domains if d.cancels_domain]
+
+    @property
+    def warning(self) -> str:
+        return UNIBOX_WARNING
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    order: Order
+    results: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def cancelled(self) -> int:
+        return sum(1 for _, result in self.results if result == CANCELLED)
+
+
+def _check_role(order: Order, by: User) -> None:
+    membership = Membership.objects.filter(user=by, workspace=order.workspace).first()
+    if membership is None or not membership.is_lead:
+        raise CancelError("Only a lead or a workspace admin can cancel mailboxes.")
+
+
+def cancellation_preview(
+    *,
+    order: Order,
+    mailbox_ids: Sequence[int] = (),
+    domains: Sequence[str] = (),
+) -> CancelPreview:
+    """The consequences of cancelling these mailboxes (or every live mailbox of these domains)
+    of the order. Reads the database only (the remote mirror knows the domains' other
+    mailboxes, including ones bought outside this order)."""
+    if not order.can_cancel():
+        raise CancelError(
+            f"This order is {order.get_status_display().lower()}; only placed orders "
+            "have mailboxes to cancel."
+        )
+    wanted_domains = {d.strip().lower() for d in domains if d.strip()}
+    selected = [
+        m
+        for m in Mailbox.objects.filter(item__order=order)
+        .exclude(status=MailboxStatus.CANCELLED)
+        .select_related("item")
+        .order_by("item__position", "position", "pk")
+        if m.pk in set(mailbox_ids) or m.item.domain.lower() in wanted_domains
+    ]
+    if not selected:
+        raise CancelError("Choose at least one mailbox (or a whole domain) to cancel.")
+    by_domain: dict[str, list[str]] = {}
+    for mailbox in selected:
+        by_domain.setdefault(mailbox.item.domain.lower(), []).append(
+            mailbox.email.lower()
+        )
+    consequences = []
+    for domain, emails in by_domain.items():
+        live = _live_on_domain(order, domain)
+        consequences.append(
+            DomainConsequence(
+                domain=domain,
+                selected=tuple(emails),
+                remaining=tuple(sorted(live - set(emails))),
+            )
+        )
+    return CancelPreview(
+        order=order, mailboxes=tuple(selected), domains=tuple(consequences)
+    )
+
+
+def _live_on_domain(order: Order, domain: str) -> set[str]:
+    """Every live mailbox address on the domain in this workspace: the portal's own rows of
+    any order, plus what Instantly listed at the last poll."""
+    ours = {
+        m.email.lower()
+        for m in Mailbox.objects.filter(
+            item__order__workspace=order.workspace,
+            item__domain__iexact=domain,
+            item__order__status__in=[
+                OrderStatus.PLACED,
+                OrderStatus.PROVISIONING,
+                OrderStatus.READY,
+                OrderStatus.PARTIALLY_CANCELLED,
+            ],
+        )
+        .exclude(status=MailboxStatus.CANCELLED)
+        .select_related("item")
+    }
+    remote = set(
+        RemoteAccount.objects.filter(
+            workspace=order.workspace, domain=domain, cancelled_remote_at__isnull=True
+        ).values_list("email", flat=True)
+    )
+    return ours | remote
+
+
+def order_cancel_mailboxes(
+    *,
+    order: Order,
+    by: User,
+    mailbox_ids: Sequence[int] = (),
+    domains: Sequence[str] = (),
+    confirmation: str,
+    client: InstantlyClient | None = None,
+) -> CancelOutcome:
+    """Cancel the chosen mailboxes at Instantly (one call, never repeated) and record the
+    result per mailbox. `confirmation` must be the preview's phrase. Raises CancelError.
+
+    Never call inside a transaction: the request is recorded before the HTTP call.
+    """
+    _check_role(order, by)
+    preview = cancellation_preview(
+        order=order, mailbox_ids=mailbox_ids, domains=domains
+    )
+    if " ".join(confirmation.lower().split()) != preview.phrase:
+        raise CancelError(f'Type "{preview.phrase}" to confirm.')
+    emails = preview.emails
+    order_event_record(
+        order=order,
+        by=by,
+        kind="cancel_request",
+        from_status=order.status,
+        to_status=order.status,
+        emails=emails,
+        domains_cancelled=preview.domains_cancelled,
+    )
+    if client is None:
+        with services.instantly_client_for(workspace=order.workspace) as built:
+            results = _cancel_call(order, by, built, emails)
+    else:
+        results = _cancel_call(order, by, client, emails)
+    return _cancel_record(order, by, preview, results)
+
+
+def _cancel_call(
+    order: Order, by: User, client: InstantlyClient, emails: list[str]
+) -> dict[str, str]:
+    try:
+        cancelled = client.cancel_accounts(emails)
+    except OutcomeUnknown as exc:
+        logger.warning("order %s: cancellation outcome unknown: %s", order.pk, exc)
+        return _cancel_read_back(client, emails)
+    except InstantlyError as exc:
+        order_event_record(
+            order=order,
+            by=by,
+            kind="cancel_failed",
+            from_status=order.status,
+            to_status=order.status,
+            message=str(exc),
+            http_status=exc.status_code,
+        )
+        raise CancelError(f"Instantly did not cancel anything: {exc}") from exc
+    done = {a.email.lower() for a in cancelled if a.is_cancelled}
+    return {e: CANCELLED if e in done else NOT_CANCELLED for e in emails}
+
+
+def _cancel_read_back(client: InstantlyClient, emails: list[str]) -> dict[str, str]:
+    """The cancel answer was lost: the accounts list says which addresses are cancelled."""
+    wanted = set(emails)
+    live: set[str] = set()
+    cancelled: set[str] = set()
+    try:
+        for account in client.iter_accounts():
+            email = account.email.lower()
+            if email in wanted:
+                (cancelled if account.is_cancelled else live).add(email)
+    except InstantlyError:
+        return dict.fromkeys(emails, UNKNOWN)
+    # An address reused after an earlier cancellation has a live row too: live wins.
+    return {
+        e: CANCELLED if e in cancelled and e not in live else NOT_CANCELLED
+        for e in emails
+    }
+
+
+@transaction.atomic
+def _cancel_record(
+    order: Order, by: User, preview: CancelPreview, results: dict[str, str]
+) -> CancelOutcome:
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    now = timezone.now()
+    changed = []
+    for mailbox in preview.mailboxes:
+        if results.get(mailbox.email.lower()) == CANCELLED:
+            mailbox.status = MailboxStatus.CANCELLED
+            mailbox.cancelled_at = now
+            changed.append(mailbox)
+    Mailbox.objects.bulk_update(changed, ["status", "cancelled_at"])
+    left = (
+        Mailbox.objects.filter(item__order=locked)
+        .exclude(status=MailboxStatus.CANCELLED)
+        .exists()
+    )
+    target = locked.status
+    if changed:
+        target = OrderStatus.PARTIALLY_CANCELLED if left else OrderStatus.CANCELLED
+    order_event_record(
+        order=locked,
+        by=by,
+        kind="mailboxes_cancelled",
+        from_status=locked.status,
+        to_status=target,
+        results=results,
+        domains_cancelled=[
+            d.domain
+            for d in preview.domains
+            if d.cancels_domain and all(results.get(e) == CANCELLED for e in d.selected)
+        ],
+    )
+    fields = ["updated_at"]
+    if target != locked.status:
+        locked.status = target
+        fields.append("status")
+        if target == OrderStatus.CANCELLED:
+            locked.finished_at = now
+            fields.append("finished_at")
+    locked.save(update_fields=fields)
+    return CancelOutcome(
+        order=locked, results=[(e, results.get(e, UNKNOWN)) for e in preview.emails]
+    )
+
+
+def last_cancellation(order: Order) -> list[tuple[str, str]]:
+    """The per-mailbox result of the order's latest cancellation, for the order page."""
+    event = order.events.filter(kind="mailboxes_cancelled").order_by("-pk").first()
+    if event is None:
+        return []
+    results = event.detail.get("results", {})
+    return [(email, RESULT_WORDS.get(str(r), str(r))) for email, r in results.items()]

@@ -1,0 +1,412 @@
+"""Following placed orders until every mailbox is ready (the fulfilment poll), and flagging
+orders that stopped moving.
+
+One poll of a workspace pages through Instantly's two list endpoints once (API calls grow with
+pages, not with orders) into the remote mirror, then maps mirror rows onto the portal's
+mailboxes in the database: `requested → provisioning` when Instantly lists the mailbox,
+`→ ready` when its password is non-empty (the only readiness signal; the password itself is
+never stored or logged). Orders follow: `placed → provisioning → ready`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from orders import instantly, mirror, notifications, services
+from orders.drafts import order_event_record
+from orders.models import (
+    FULFILMENT_STATUSES,
+    Mailbox,
+    MailboxStatus,
+    Order,
+    OrderEvent,
+    OrderItem,
+    OrderStatus,
+    RemoteAccount,
+    Workspace,
+)
+
+logger = logging.getLogger(__name__)
+
+# Orders / domains per query and rows per bulk write: bounded memory and SQL parameters.
+BATCH_SIZE = 500
+UNREADY = (MailboxStatus.REQUESTED, MailboxStatus.PROVISIONING)
+
+
+def stuck_after() -> timedelta:
+    """No progress for this long flags an order as stuck (DFY_STUCK_AFTER_HOURS, default 72)."""
+    return timedelta(hours=float(getattr(settings, "DFY_STUCK_AFTER_HOURS", 72)))
+
+
+@dataclass(frozen=True)
+class PollResult:
+    orders: int
+    mailboxes_changed: int
+    orders_changed: int
+    api_calls: int
+    skipped: bool = False
+
+
+def _followed(workspace: Workspace | None = None) -> Q:
+    """Orders the poll follows: placed or provisioning, and partially cancelled ones whose
+    remaining mailboxes are not ready yet."""
+    unready = Mailbox.objects.filter(item__order=OuterRef("pk"), status__in=UNREADY)
+    query = Q(status__in=FULFILMENT_STATUSES) | Q(
+        Exists(unready), status=OrderStatus.PARTIALLY_CANCELLED
+    )
+    if workspace is not None:
+        query &= Q(workspace=workspace)
+    return query
+
+
+def workspaces_to_poll() -> list[int]:
+    return list(
+        Order.objects.filter(_followed())
+        .values_list("workspace_id", flat=True)
+        .distinct()
+        .order_by("workspace_id")
+    )
+
+
+def fulfilment_poll_workspace(
+    *, workspace: Workspace, client: instantly.InstantlyClient | None = None
+) -> PollResult:
+    """One poll cycle: refresh the remote mirror (every page of both lists), then move the
+    followed orders' mailboxes and the orders themselves. Reads only; idempotent.
+
+    Raises transient errors for the caller to retry. A second poll of the same workspace
+    while one runs is skipped (a cache lock; per process without a shared cache).
+    """
+    order_ids = list(
+        Order.objects.filter(_followed(workspace)).values_list("pk", flat=True)
+    )
+    if not order_ids:
+        return PollResult(orders=0, mailboxes_changed=0, orders_changed=0, api_calls=0)
+    lock = f"dfy:poll:{workspace.pk}"
+    if not cache.add(lock, "1", timeout=600):
+        logger.info("poll: workspace %s is already being polled", workspace.slug)
+        return PollResult(
+            orders=len(order_ids),
+            mailboxes_changed=0,
+            orders_changed=0,
+            api_calls=0,
+            skipped=True,
+        )
+    try:
+        if client is None:
+            with services.instantly_client_for(workspace=workspace) as built:
+                refreshed = mirror.remote_mirror_refresh(
+                    workspace=workspace, client=built
+                )
+        else:
+            refreshed = mirror.remote_mirror_refresh(workspace=workspace, client=client)
+        changed_mailboxes, changed_orders = fulfilment_apply(
+            workspace=workspace, order_ids=order_ids
+        )
+    finally:
+        cache.delete(lock)
+    logger.info(
+        "poll: workspace %s, %s orders, %s mailboxes changed, %s orders moved, %s API calls",
+        workspace.slug,
+        len(order_ids),
+        changed_mailboxes,
+        changed_orders,
+        refreshed.requests,
+    )
+    return PollResult(
+        orders=len(order_ids),
+        mailboxes_changed=changed_mailboxes,
+        orders_changed=changed_orders,
+        api_calls=refreshed.requests,
+    )
+
+
+def _chunks(values: Sequence[int], size: int = BATCH_SIZE) -> Iterable[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def fulfilment_apply(
+    *, workspace: Workspace, order_ids: Sequence[int]
+) -> tuple[int, int]:
+    """Map the mirror onto the orders' mailboxes, then move the orders. Database only.
+    Returns (mailboxes changed, orders changed)."""
+    now = timezone.now()
+    mailboxes_changed = 0
+    orders_changed = 0
+    for chunk in _chunks(list(order_ids)):
+        with transaction.atomic():
+            touched = _mailboxes_apply(workspace, chunk, now)
+            mailboxes_changed += sum(touched.values())
+            orders_changed += _orders_apply(chunk, touched, now)
+    return mailboxes_changed, orders_changed
+
+
+def _remote_by_email(
+    workspace: Workspace, domains: set[str]
+) -> dict[str, RemoteAccount]:
+    """Mirror rows on these domains by address; a live account wins over a cancelled one, then
+    the newest (an address can be reused after a cancellation)."""
+    best: dict[str, RemoteAccount] = {}
+    names = sorted(domains)
+    for start in range(0, len(names), BATCH_SIZE):
+        rows = RemoteAccount.objects.filter(
+            workspace=workspace, domain__in=names[start : start + BATCH_SIZE]
+        ).only(
+            "remote_id",
+            "email",
+            "domain",
+            "first_name",
+            "last_name",
+            "is_ready",
+            "created_remote_at",
+            "cancelled_remote_at",
+        )
+        for row in rows:
+            current = best.get(row.email)
+            if current is None or _better(row, current):
+                best[row.email] = row
+    return best
+
+
+def _better(row: RemoteAccount, current: RemoteAccount) -> bool:
+    if (row.cancelled_remote_at is None) != (current.cancelled_remote_at is None):
+        return row.cancelled_remote_at is None
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return (row.created_remote_at or oldest) > (current.created_remote_at or oldest)
+
+
+def _since(order: Order) -> datetime | None:
+    """Only accounts created since the order's attempt belong to it (with clock tolerance)."""
+    started = order.attempt_started_at or order.placed_at
+    if started is None:
+        return None
+    skew = int(getattr(settings, "DFY_RECONCILE_CLOCK_SKEW_SECONDS", 300))
+    return started - timedelta(seconds=skew)
+
+
+def _mailboxes_apply(
+    workspace: Workspace, order_ids: Sequence[int], now: datetime
+) -> dict[int, int]:
+    """Move unready mailboxes of these orders; returns {order id: mailboxes changed}."""
+    orders = {
+        o.pk: o
+        for o in Order.objects.filter(pk__in=order_ids).only(
+            "pk", "order_type", "attempt_started_at", "placed_at"
+        )
+    }
+    items = list(
+        OrderItem.objects.filter(order_id__in=order_ids).annotate(
+            mailbox_count=Count("mailboxes")
+        )
+    )
+    remote = _remote_by_email(workspace, {i.domain.lower() for i in items})
+    by_domain: dict[str, list[RemoteAccount]] = defaultdict(list)
+    for account in remote.values():
+        by_domain[account.domain].append(account)
+
+    touched: dict[int, int] = defaultdict(int)
+    # Pre-warmed domains come with their mailboxes: the portal learns them from Instantly.
+    created: list[Mailbox] = []
+    for item in items:
+        if item.mailbox_count:
+            continue
+        since = _since(orders[item.order_id])
+        accounts = sorted(
+            (
+                a
+                for a in by_domain.get(item.domain.lower(), [])
+                if since is None
+                or (a.created_remote_at and a.created_remote_at >= since)
+            ),
+            key=lambda a: a.email,
+        )
+        for position, account in enumerate(accounts):
+            created.append(
+                Mailbox(
+                    item=item,
+                    email_prefix=account.email.split("@", 1)[0],
+                    first_name=account.first_name,
+                    last_name=account.last_name,
+                    position=position,
+                )
+            )
+        touched[item.order_id] += len(accounts)
+    Mailbox.objects.bulk_create(created, batch_size=BATCH_SIZE)
+
+    changed: list[Mailbox] = []
+    for mailbox in Mailbox.objects.filter(
+        item__order_id__in=order_ids, status__in=UNREADY
+    ).select_related("item"):
+        order = orders[mailbox.item.order_id]
+        found = remote.get(mailbox.email.lower())
+        since = _since(order)
+        if found is None or (
+            since is not None
+            and found.created_remote_at is not None
+            and found.created_remote_at < since
+        ):
+            continue
+        if _mailbox_move(mailbox, found, now):
+            changed.append(mailbox)
+            touched[order.pk] += 1
+    Mailbox.objects.bulk_update(
+        changed,
+        ["status", "remote_id", "provisioning_at", "ready_at", "cancelled_at"],
+        batch_size=BATCH_SIZE,
+    )
+    return touched
+
+
+def _mailbox_move(mailbox: Mailbox, account: RemoteAccount, now: datetime) -> bool:
+    before = (mailbox.status, mailbox.remote_id)
+    mailbox.remote_id = account.remote_id
+    if account.cancelled_remote_at is not None:
+        mailbox.status = MailboxStatus.CANCELLED
+        mailbox.cancelled_at = account.cancelled_remote_at
+    elif account.is_ready:
+        mailbox.status = MailboxStatus.READY
+        mailbox.provisioning_at = mailbox.provisioning_at or now
+        mailbox.ready_at = now
+    else:
+        mailbox.status = MailboxStatus.PROVISIONING
+        mailbox.provisioning_at = mailbox.provisioning_at or now
+    return (mailbox.status, mailbox.remote_id) != before
+
+
+def _orders_apply(
+    order_ids: Sequence[int], touched: dict[int, int], now: datetime
+) -> int:
+    """Move orders from their mailbox counts (one aggregate query); record each move."""
+    counts = {
+        row["item__order"]: row
+        for row in Mailbox.objects.filter(item__order_id__in=order_ids)
+        .values("item__order")
+        .annotate(
+            total=Count("pk"),
+            ready=Count("pk", filter=Q(status=MailboxStatus.READY)),
+            cancelled=Count("pk", filter=Q(status=MailboxStatus.CANCELLED)),
+            started=Count(
+                "pk",
+                filter=Q(status__in=[MailboxStatus.PROVISIONING, MailboxStatus.READY]),
+            ),
+        )
+    }
+    events: list[OrderEvent] = []
+    ready: list[Order] = []
+    moved = 0
+    for order in Order.objects.select_for_update().filter(pk__in=order_ids):
+        row = counts.get(order.pk)
+        progressed = touched.get(order.pk, 0) > 0
+        target = _order_target(order, row)
+        fields: list[str] = []
+        if progressed:
+            order.last_progress_at = now
+            fields.append("last_progress_at")
+            if order.stuck_at is not None:
+                order.stuck_at = None
+                fields.append("stuck_at")
+        if target is not None and target != order.status:
+            events.append(
+                OrderEvent(
+                    order=order,
+                    kind=target,
+                    from_status=order.status,
+                    to_status=target,
+                    detail={
+                        "mailboxes": row["total"] if row else 0,
+                        "ready": row["ready"] if row else 0,
+                        "cancelled": row["cancelled"] if row else 0,
+                    },
+                )
+            )
+            order.status = target
+            fields.append("status")
+            if order.provisioning_at is None and target != OrderStatus.CANCELLED:
+                order.provisioning_at = now
+                fields.append("provisioning_at")
+            if target == OrderStatus.READY:
+                order.ready_at = now
+                order.finished_at = now
+                fields += ["ready_at", "finished_at"]
+                ready.append(order)
+            if target == OrderStatus.CANCELLED:
+                order.finished_at = now
+                fields.append("finished_at")
+            moved += 1
+        if fields:
+            order.updated_at = now
+            order.save(update_fields=[*dict.fromkeys(fields), "updated_at"])
+    OrderEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
+    for order in ready:
+        notifications.order_notify(order=order, event="ready")
+    return moved
+
+
+def _order_target(order: Order, row: dict[str, int] | None) -> str | None:
+    if order.status not in FULFILMENT_STATUSES or row is None or not row["total"]:
+        return None
+    live = row["total"] - row["cancelled"]
+    if live == 0:
+        return OrderStatus.CANCELLED
+    if row["ready"] == live:
+        return (
+            OrderStatus.READY
+            if not row["cancelled"]
+            else OrderStatus.PARTIALLY_CANCELLED
+        )
+    if row["started"]:
+        return OrderStatus.PROVISIONING
+    return None
+
+
+def orders_flag_stuck(*, now: datetime | None = None) -> int:
+    """Flag (once) orders being fulfilled with no progress for `stuck_after()`; tell the
+    requester. Progress clears the flag (see the poll)."""
+    now = now or timezone.now()
+    limit = now - stuck_after()
+    flagged = 0
+    candidates = (
+        Order.objects.being_fulfilled()
+        .filter(stuck_at__isnull=True)
+        .annotate(progress=Coalesce("last_progress_at", "placed_at", "updated_at"))
+        .filter(progress__lt=limit)
+        .values_list("pk", flat=True)[:BATCH_SIZE]
+    )
+    for pk in list(candidates):
+        flagged += _flag_stuck(pk, now)
+    return flagged
+
+
+@transaction.atomic
+def _flag_stuck(pk: int, now: datetime) -> int:
+    order = (
+        Order.objects.select_for_update().filter(pk=pk, stuck_at__isnull=True).first()
+    )
+    if order is None or order.status not in FULFILMENT_STATUSES:
+        return 0
+    since = order.last_progress_at or order.placed_at
+    order_event_record(
+        order=order,
+        by=None,
+        kind="stuck",
+        from_status=order.status,
+        to_status=order.status,
+        no_progress_since=since.isoformat() if since else None,
+        hours=round(stuck_after().total_seconds() / 3600, 1),
+    )
+    order.stuck_at = now
+    order.save(update_fields=["stuck_at", "updated_at"])
+    notifications.order_notify(order=order, event="stuck")
+    return 1

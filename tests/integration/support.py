@@ -1,0 +1,105 @@
+"""Helpers shared by the workflow tests: build a real draft, quote it against the workspace's
+remote (the sandbox) and submit it, exactly as the builder does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+
+from orders import drafts, quotes, services, tasks
+from orders.models import Order, Quote
+from orders.rules import DraftItem, DraftMailbox
+
+JANE = ("Jane", "Roe", "jane")
+JOHN = ("John", "Roe", "john")
+
+Items = Sequence[tuple[str, int, Sequence[tuple[str, str, str]]]]
+
+
+def draft_order(workspace, requester, *, items: Items | None = None, order_type: str = "dfy", title: str = "Q3") -> Order:  # type: ignore[no-untyped-def]
+    items = items if items is not None else [("acme-mail.com", 1, [JANE, JOHN])]
+    order = drafts.order_draft_create(workspace=workspace, by=requester, order_type=order_type, title=title)
+    return drafts.order_draft_save(
+        order=order,
+        by=requester,
+        version=order.version,
+        items=[
+            DraftItem(
+                domain=domain,
+                provider=provider,
+                mailboxes=tuple(DraftMailbox(first_name=f, last_name=l, email_prefix=p) for f, l, p in mailboxes),
+            )
+            for domain, provider, mailboxes in items
+        ],
+    )
+
+
+def quote_order(order: Order) -> Quote:
+    with services.instantly_client_for(workspace=order.workspace) as client:
+        outcome = quotes.quote_for_order(order=order, client=client, reuse_seconds=0)
+    return outcome.quote
+
+
+def submitted_order(workspace, requester, **kwargs) -> Order:  # type: ignore[no-untyped-def]
+    """A draft quoted by the remote and submitted: pending approval under the default policy."""
+    order = draft_order(workspace, requester, **kwargs)
+    quote = quote_order(order)
+    order.refresh_from_db()
+    return drafts.order_submit(order=order, by=requester, version=order.version, fingerprint=quote.fingerprint)
+
+
+class TimeoutAfterSend(httpx.BaseTransport):
+    """Wraps a transport: real order POSTs reach the remote, then the answer is 'lost' as a read
+    timeout, which is exactly what a client sees when Instantly records and then hangs."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST" and request.url.path.endswith("/dfy-email-account-orders") and b'"simulation":false' in request.content.replace(b" ", b""):
+            response.read()
+            raise httpx.ReadTimeout("timed out after sending", request=request)
+        return response
+
+
+class TaskQueue:
+    """Stands in for the broker in tests without a worker: records what would be sent on
+    commit, and runs it on demand by calling the task functions directly (never eager mode)."""
+
+    NAMES = ("place_order_task", "reconcile_order_task", "poll_workspace_task")
+
+    def __init__(self, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        self.sent: list[tuple[str, dict[str, object]]] = []
+        for name in self.NAMES:
+            task = getattr(tasks, name)
+            monkeypatch.setattr(task, "delay", self._recorder(name))
+
+    def _recorder(self, name: str):  # type: ignore[no-untyped-def]
+        def delay(**kwargs: object) -> None:
+            self.sent.append((name, kwargs))
+
+        return delay
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.sent]
+
+    def run_all(self) -> int:
+        """Run every recorded task (and what those enqueue) until none is left."""
+        ran = 0
+        while self.sent:
+            name, kwargs = self.sent.pop(0)
+            getattr(tasks, name)(**kwargs)
+            ran += 1
+        return ran
+
+    def drain(self, capture) -> int:  # type: ignore[no-untyped-def]
+        """Run recorded tasks, letting their on-commit callbacks (more tasks, notifications)
+        fire, until nothing is left. `capture` is pytest-django's
+        django_capture_on_commit_callbacks."""
+        ran = 0
+        while self.sent:
+            with capture(execute=True):
+                ran += self.run_all()
+        return ran
