@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from orders import builder_views, views, workflow_views
+from orders import builder_views, history_views, views, workflow_views
 
 app_name = "orders"
 
@@ -30,6 +30,12 @@ urlpatterns = [
         "orders/<int:pk>/csv/import/", builder_views.order_csv_import, name="csv_import"
     ),
     path("orders/<int:pk>/submit/", builder_views.order_submit, name="submit"),
+    # --- history, spend, exports ---
+    # The history page itself is `orders:list` (views.order_list).
+    path(
+        "orders/export.csv", history_views.order_history_export, name="history_export"
+    ),
+    # --- end history, spend, exports ---
     # --- approval, submission, fulfilment, cancellation ---
     path("approvals/", workflow_views.approvals, name="approvals"),
     path("approvals/count/", workflow_views.approvals_count, name="approvals_count"),

@@ -9,10 +9,10 @@ from django.shortcuts import redirect, render
 from django.template import loader
 from django.views.decorators.http import require_GET, require_http_methods
 
-from orders import services
+from orders import history_views, services, spend
 from orders.access import SESSION_WORKSPACE, WorkspaceRequest, workspace_view
 from orders.forms import InstantlyKeyForm, WorkspaceSettingsForm
-from orders.models import InstantlyKey, Membership, Order, OrderStatus, Role
+from orders.models import InstantlyKey, Membership, Order, Role
 from orders.tasks import verify_key_task
 
 
@@ -31,11 +31,14 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @workspace_view()
 def dashboard(request: WorkspaceRequest, slug: str) -> HttpResponse:
-    orders = Order.objects.in_workspace(request.workspace)
+    figures = spend.workspace_dashboard(workspace=request.workspace)
     context = {
-        "recent_orders": orders.select_related("requester")[:10],
-        "pending_count": orders.pending_approval().count(),
-        "in_flight_count": orders.in_flight().count(),
+        "figures": figures,
+        "spend_chart": spend.spend_chart(figures.months),
+        "mailbox_chart": spend.mailbox_chart(figures.mailboxes),
+        "recent_orders": Order.objects.in_workspace(request.workspace).select_related(
+            "requester"
+        )[:10],
         "key": InstantlyKey.objects.filter(workspace=request.workspace).first(),
     }
     return render(request, "orders/dashboard.html", context)
@@ -88,14 +91,8 @@ def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
 @require_GET
 @workspace_view()
 def order_list(request: WorkspaceRequest, slug: str) -> HttpResponse:
-    orders = Order.objects.in_workspace(request.workspace).select_related(
-        "requester", "approver"
-    )
-    return render(
-        request,
-        "orders/order_list.html",
-        {"orders": orders[:100], "statuses": OrderStatus},
-    )
+    """The workspace's order history: filters in the URL, sorting, paging, CSV export."""
+    return history_views.history_page(request)
 
 
 @login_not_required

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -48,6 +49,8 @@ class Command(BaseCommand):
                 username=STAFF_USER, email="staff@demo.example", password=DEMO_PASSWORD
             )
         self._seed_sandbox_key(workspace)
+        # A year of orders so the history and the dashboard show something real.
+        call_command("seed_history", workspace=workspace.slug, verbosity=0)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
 
     def _seed_sandbox_key(self, workspace: Workspace) -> None:

@@ -1,0 +1,537 @@
+"""The spend dashboard: what a workspace owns, what it spent, how fast it got it, what is stuck.
+
+Money is Decimal from the stored quotes to the page; chart geometry is Decimal too, so no
+float ever touches an amount. Choices where the issue is silent:
+
+- "Active" (recurring monthly cost) = orders placed, provisioning, ready or partially
+  cancelled, at their approved quote's `per_month`. A partial cancellation is not re-priced:
+  Instantly does not report what it stops billing, so this is an upper bound for those orders.
+- "Spend due per month" = the approved quote's `due_now` of the orders *placed* (placed_at)
+  in each calendar month (current time zone), last 12 months including this one. By
+  provider: an order with one provider (the usual case) counts entirely for it; an order
+  mixing providers is split in proportion to its domains of each provider, to the cent, the
+  remainder going to the largest fractions, so a month's bars always add up to its total.
+- "Time to ready" = placed_at → ready_at of orders placed in the same 12 months; a mixed
+  order counts for each of its providers.
+- "Needs attention" = statuses a person must act on (needs attention, unknown, price
+  changed); "stuck" = no movement for longer than a status allows (see `stuck_q`).
+
+Query count is fixed: one aggregate of counts and sums, one grouped query over the window's
+order items, one grouped mailbox count, one short list of orders to look at.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Final
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from orders.models import (
+    BUDGET_STATUSES,
+    FULFILMENT_STATUSES,
+    IN_FLIGHT_STATUSES,
+    Mailbox,
+    MailboxStatus,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Provider,
+    Workspace,
+)
+
+ACTIVE_STATUSES: Final = (
+    OrderStatus.PLACED,
+    OrderStatus.PROVISIONING,
+    OrderStatus.READY,
+    OrderStatus.PARTIALLY_CANCELLED,
+)
+ATTENTION_STATUSES: Final = (
+    OrderStatus.NEEDS_ATTENTION,
+    OrderStatus.UNKNOWN,
+    OrderStatus.NEEDS_REAPPROVAL,
+)
+# How long an order may sit in a status the machinery moves it out of before a person should
+# look. The sweeper re-enqueues approved orders after 2 minutes and settles claims after 5,
+# so these only trip when the workers or beat are down.
+APPROVED_STUCK_AFTER: Final = timedelta(hours=1)
+SUBMITTING_STUCK_AFTER: Final = timedelta(minutes=15)
+
+
+def fulfilment_stuck_after() -> timedelta:
+    """Placed/provisioning with no progress this long is stuck: the same setting (and default)
+    as the fulfilment poll's own flag (`Order.stuck_at`), so both always agree."""
+    return timedelta(hours=float(getattr(settings, "DFY_STUCK_AFTER_HOURS", 72)))
+
+
+MONTHS: Final = 12
+ATTENTION_LIST_LENGTH: Final = 10
+ZERO: Final = Decimal("0")
+CENT: Final = Decimal("0.01")
+
+PROVIDER_COLOURS: Final = {
+    Provider.GOOGLE: "#2f6fde",
+    Provider.AIRMAIL: "#8a5cd1",
+    Provider.MICROSOFT: "#d98b0a",
+}
+READY_COLOUR: Final = "#16794a"
+PROVISIONING_COLOUR: Final = "#e0a526"
+
+
+def stuck_q(now: datetime) -> Q:
+    """Orders with no movement for longer than their status allows."""
+    approved_before = now - APPROVED_STUCK_AFTER
+    submitting_before = now - SUBMITTING_STUCK_AFTER
+    progress_before = now - fulfilment_stuck_after()
+    return (
+        Q(status=OrderStatus.APPROVED)
+        & (
+            Q(decided_at__lt=approved_before)
+            | Q(decided_at__isnull=True, updated_at__lt=approved_before)
+        )
+        | Q(status=OrderStatus.SUBMITTING)
+        & (
+            Q(attempt_started_at__lt=submitting_before)
+            | Q(attempt_started_at__isnull=True, updated_at__lt=submitting_before)
+        )
+        | Q(status__in=FULFILMENT_STATUSES)
+        & (
+            Q(stuck_at__isnull=False)
+            | Q(last_progress_at__lt=progress_before)
+            | Q(last_progress_at__isnull=True, placed_at__lt=progress_before)
+        )
+    )
+
+
+def attention_q(now: datetime) -> Q:
+    return Q(status__in=ATTENTION_STATUSES) | stuck_q(now)
+
+
+@dataclass(frozen=True)
+class MonthSpend:
+    month: date
+    by_provider: dict[int, Decimal]
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.by_provider.values(), ZERO)
+
+    @property
+    def label(self) -> str:
+        return self.month.strftime("%b %Y")
+
+
+@dataclass(frozen=True)
+class ProviderMailboxes:
+    provider: Provider
+    ready: int
+    provisioning: int
+
+    @property
+    def total(self) -> int:
+        return self.ready + self.provisioning
+
+
+@dataclass(frozen=True)
+class ProviderSpeed:
+    provider: Provider
+    orders: int
+    median: timedelta
+
+    @property
+    def median_text(self) -> str:
+        return duration_text(self.median)
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    pending_count: int
+    in_flight_count: int
+    attention_count: int
+    stuck_count: int
+    active_orders: int
+    active_monthly: Decimal
+    # What the approval budget check counts (workflow.committed_monthly_spend): active plus
+    # approved, submitting and unsettled orders.
+    committed_monthly: Decimal
+    monthly_budget: Decimal | None
+    months: list[MonthSpend]
+    mailboxes: list[ProviderMailboxes]
+    speeds: list[ProviderSpeed]
+    attention: list[Order]
+
+    @property
+    def spend_total(self) -> Decimal:
+        return sum((m.total for m in self.months), ZERO)
+
+    @property
+    def budget_used_percent(self) -> int | None:
+        if not self.monthly_budget:
+            return None
+        share = self.committed_monthly * 100 / self.monthly_budget
+        return int(share.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+    @property
+    def mailboxes_ready(self) -> int:
+        return sum(m.ready for m in self.mailboxes)
+
+    @property
+    def mailboxes_provisioning(self) -> int:
+        return sum(m.provisioning for m in self.mailboxes)
+
+
+def duration_text(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+def median_duration(values: list[timedelta]) -> timedelta:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def month_starts(now: datetime, count: int = MONTHS) -> list[date]:
+    """First days of the last `count` calendar months (local time), oldest first."""
+    current = timezone.localtime(now).date().replace(day=1)
+    months = []
+    year, month = current.year, current.month
+    for _ in range(count):
+        months.append(date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+def split_cents(amount: Decimal, weights: dict[int, int]) -> dict[int, Decimal]:
+    """`amount` shared in proportion to `weights`, to the cent, summing exactly to `amount`
+    (largest remainder method)."""
+    total_weight = sum(weights.values())
+    cents = int((amount / CENT).to_integral_value(rounding=ROUND_HALF_UP))
+    shares: dict[int, int] = {}
+    remainders: list[tuple[Decimal, int]] = []
+    for key, weight in weights.items():
+        exact = Decimal(cents * weight) / total_weight
+        floor = int(exact.to_integral_value(rounding=ROUND_FLOOR))
+        shares[key] = floor
+        remainders.append((exact - floor, key))
+    for _, key in sorted(remainders, reverse=True)[: cents - sum(shares.values())]:
+        shares[key] += 1
+    return {key: Decimal(share) * CENT for key, share in shares.items()}
+
+
+@dataclass
+class _PlacedOrder:
+    placed_at: datetime
+    ready_at: datetime | None
+    due_now: Decimal | None
+    domains: dict[int, int]
+
+
+def _placed_orders(workspace: Workspace, since: datetime) -> list[_PlacedOrder]:
+    """Orders placed since `since`, with their domain count per provider: one grouped query
+    over the items (one row per order and provider)."""
+    rows = (
+        OrderItem.objects.filter(
+            order__workspace=workspace, order__placed_at__gte=since
+        )
+        .values_list(
+            "order_id",
+            "order__placed_at",
+            "order__ready_at",
+            "order__approved_quote__due_now",
+            "provider",
+        )
+        .annotate(domains=Count("pk"))
+        .order_by()
+    )
+    orders: dict[int, _PlacedOrder] = {}
+    for order_id, placed_at, ready_at, due_now, provider, domains in rows:
+        placed = orders.setdefault(
+            order_id, _PlacedOrder(placed_at, ready_at, due_now, {})
+        )
+        placed.domains[provider] = domains
+    return list(orders.values())
+
+
+def _spend_by_month(placed: list[_PlacedOrder], months: list[date]) -> list[MonthSpend]:
+    spend: dict[date, dict[int, Decimal]] = {
+        m: dict.fromkeys(Provider.values, ZERO) for m in months
+    }
+    for order in placed:
+        if order.due_now is None:
+            continue
+        month = timezone.localtime(order.placed_at).date().replace(day=1)
+        if month not in spend:
+            continue
+        for provider, share in split_cents(order.due_now, order.domains).items():
+            spend[month][provider] += share
+    return [MonthSpend(month=m, by_provider=spend[m]) for m in months]
+
+
+def _speeds(placed: list[_PlacedOrder]) -> list[ProviderSpeed]:
+    durations: dict[int, list[timedelta]] = defaultdict(list)
+    for order in placed:
+        if order.ready_at is None:
+            continue
+        for provider in order.domains:
+            durations[provider].append(order.ready_at - order.placed_at)
+    return [
+        ProviderSpeed(
+            provider=Provider(p),
+            orders=len(durations[p]),
+            median=median_duration(durations[p]),
+        )
+        for p in Provider.values
+        if durations[p]
+    ]
+
+
+def _mailboxes(workspace: Workspace) -> list[ProviderMailboxes]:
+    """Mailboxes of orders the workspace owns (active statuses), ready vs still on their
+    way (requested or provisioning); cancelled mailboxes are not counted."""
+    rows = (
+        Mailbox.objects.filter(
+            item__order__workspace=workspace,
+            item__order__status__in=ACTIVE_STATUSES,
+        )
+        .exclude(status=MailboxStatus.CANCELLED)
+        .values_list("item__provider", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    ready: dict[int, int] = defaultdict(int)
+    waiting: dict[int, int] = defaultdict(int)
+    for provider, status, n in rows:
+        (ready if status == MailboxStatus.READY else waiting)[provider] += n
+    return [
+        ProviderMailboxes(provider=Provider(p), ready=ready[p], provisioning=waiting[p])
+        for p in Provider.values
+    ]
+
+
+def attention_orders(workspace: Workspace, now: datetime) -> QuerySet[Order]:
+    return (
+        Order.objects.in_workspace(workspace)
+        .filter(attention_q(now))
+        .select_related("requester")
+        .only(
+            "pk",
+            "title",
+            "status",
+            "order_type",
+            "updated_at",
+            "attention_reason",
+            "requester__username",
+        )
+        .order_by("-updated_at", "-pk")
+    )
+
+
+def workspace_dashboard(
+    *, workspace: Workspace, now: datetime | None = None
+) -> Dashboard:
+    """Every figure of the dashboard for one workspace, in four queries."""
+    now = now or timezone.now()
+    orders = Order.objects.in_workspace(workspace)
+    active = Q(status__in=ACTIVE_STATUSES)
+    totals = orders.aggregate(
+        pending=Count("pk", filter=Q(status=OrderStatus.PENDING_APPROVAL)),
+        in_flight=Count("pk", filter=Q(status__in=IN_FLIGHT_STATUSES)),
+        attention=Count("pk", filter=Q(status__in=ATTENTION_STATUSES)),
+        stuck=Count("pk", filter=stuck_q(now)),
+        active_orders=Count("pk", filter=active),
+        active_monthly=Sum("approved_quote__per_month", filter=active),
+        committed_monthly=Sum(
+            "approved_quote__per_month", filter=Q(status__in=BUDGET_STATUSES)
+        ),
+    )
+    months = month_starts(now)
+    since = datetime.combine(
+        months[0], datetime.min.time(), tzinfo=timezone.get_current_timezone()
+    )
+    placed = _placed_orders(workspace, since)
+    return Dashboard(
+        pending_count=totals["pending"],
+        in_flight_count=totals["in_flight"],
+        attention_count=totals["attention"],
+        stuck_count=totals["stuck"],
+        active_orders=totals["active_orders"],
+        active_monthly=totals["active_monthly"] or ZERO,
+        committed_monthly=totals["committed_monthly"] or ZERO,
+        monthly_budget=workspace.monthly_budget,
+        months=_spend_by_month(placed, months),
+        mailboxes=_mailboxes(workspace),
+        speeds=_speeds(placed),
+        attention=list(attention_orders(workspace, now)[:ATTENTION_LIST_LENGTH]),
+    )
+
+
+# --- Server-rendered SVG charts -------------------------------------------------------------
+
+
+def _px(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def nice_ceiling(value: Decimal) -> Decimal:
+    """The smallest 1, 2, 2.5 or 5 x 10^n at or above `value` (axis maximum)."""
+    if value <= 0:
+        return Decimal("100")
+    magnitude = Decimal(10) ** (value.adjusted())
+    for step in (1, 2, Decimal("2.5"), 5, 10):
+        if value <= step * magnitude:
+            return Decimal(step) * magnitude
+    return 10 * magnitude
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: Decimal
+    y: Decimal
+    width: Decimal
+    height: Decimal
+    fill: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    position: Decimal
+    label: str
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    label: str
+    fill: str
+
+
+@dataclass(frozen=True)
+class BarChart:
+    width: int
+    height: int
+    plot_left: int
+    plot_right: int
+    plot_top: int
+    plot_bottom: int
+    bars: list[Rect]
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    legend: list[LegendEntry]
+
+
+def spend_chart(months: list[MonthSpend]) -> BarChart:
+    """Stacked bars: due-now spend per month, one colour per provider."""
+    width, height = 1000, 280
+    left, right, top, bottom = 64, width - 8, 12, height - 30
+    peak = nice_ceiling(max((m.total for m in months), default=ZERO))
+    slot = Decimal(right - left) / max(len(months), 1)
+    bar_width = _px(slot * Decimal("0.62"))
+    scale = Decimal(bottom - top) / peak
+    bars: list[Rect] = []
+    x_ticks: list[Tick] = []
+    for index, month in enumerate(months):
+        x = _px(left + slot * index + (slot - bar_width) / 2)
+        y = Decimal(bottom)
+        for provider in Provider:
+            amount = month.by_provider.get(provider, ZERO)
+            if not amount:
+                continue
+            h = _px(amount * scale)
+            y -= h
+            bars.append(
+                Rect(
+                    x,
+                    _px(y),
+                    bar_width,
+                    h,
+                    PROVIDER_COLOURS[provider],
+                    f"{month.label}, {provider.label}: ${amount:,}",
+                )
+            )
+        short = month.month.strftime("%b")
+        if index == 0 or month.month.month == 1:
+            short = month.month.strftime("%b %y")
+        x_ticks.append(Tick(_px(left + slot * index + slot / 2), short))
+    y_ticks = [
+        Tick(_px(bottom - (bottom - top) * Decimal(i) / 4), f"${peak * i / 4:,.0f}")
+        for i in range(5)
+    ]
+    return BarChart(
+        width=width,
+        height=height,
+        plot_left=left,
+        plot_right=right,
+        plot_top=top,
+        plot_bottom=bottom,
+        bars=bars,
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        legend=[LegendEntry(p.label, PROVIDER_COLOURS[p]) for p in Provider],
+    )
+
+
+def mailbox_chart(rows: list[ProviderMailboxes]) -> BarChart:
+    """Horizontal stacked bars per provider: ready, then still provisioning."""
+    width, row_height = 600, 34
+    left, right, top = 96, width - 8, 6
+    height = top + row_height * len(rows) + 24
+    peak = nice_ceiling(Decimal(max((r.total for r in rows), default=0)))
+    scale = Decimal(right - left) / peak
+    bars: list[Rect] = []
+    y_ticks: list[Tick] = []
+    for index, row in enumerate(rows):
+        y = Decimal(top + row_height * index + 6)
+        x = Decimal(left)
+        for count, fill, what in (
+            (row.ready, READY_COLOUR, "ready"),
+            (row.provisioning, PROVISIONING_COLOUR, "provisioning"),
+        ):
+            if not count:
+                continue
+            w = _px(count * scale)
+            bars.append(
+                Rect(
+                    _px(x),
+                    y,
+                    w,
+                    Decimal(row_height - 12),
+                    fill,
+                    f"{row.provider.label}: {count:,} {what}",
+                )
+            )
+            x += w
+        y_ticks.append(Tick(y + Decimal(row_height - 12) / 2, row.provider.label))
+    bottom = top + row_height * len(rows)
+    x_ticks = [
+        Tick(_px(left + (right - left) * Decimal(i) / 4), f"{peak * i / 4:,.0f}")
+        for i in range(5)
+    ]
+    return BarChart(
+        width=width,
+        height=height,
+        plot_left=left,
+        plot_right=right,
+        plot_top=top,
+        plot_bottom=bottom,
+        bars=bars,
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        legend=[
+            LegendEntry("Ready", READY_COLOUR),
+            LegendEntry("Provisioning", PROVISIONING_COLOUR),
+        ],
+    )
