@@ -63,7 +63,9 @@ def workspace_view(
             scoped: WorkspaceRequest = request  # type: ignore[assignment]
             scoped.membership = membership
             scoped.workspace = membership.workspace
-            request.session[SESSION_WORKSPACE] = membership.workspace.slug
+            if request.session.get(SESSION_WORKSPACE) != membership.workspace.slug:
+                # Written only on a change: a session save is a write transaction per request.
+                request.session[SESSION_WORKSPACE] = membership.workspace.slug
             return view(scoped, *args, **kwargs)
 
         return cast("Callable[Concatenate[HttpRequest, P], HttpResponse]", wrapper)

@@ -234,8 +234,6 @@ class QuoteView:
 
 def quote_now(order: Order) -> QuoteView:
     """Ask for a quote of the saved draft; trouble becomes a message, never an exception."""
-    if not order.items.exists():
-        return QuoteView(problem="Add a domain to get a quote.")
     try:
         client = services.instantly_client_for(workspace=order.workspace)
     except services.InstantlyKeyMissing:

@@ -30,7 +30,9 @@ from orders.models import DomainCheck, Order
 
 
 def _order(request: WorkspaceRequest, pk: int) -> Order:
-    return get_object_or_404(Order.objects.in_workspace(request.workspace), pk=pk)
+    order = get_object_or_404(Order.objects.in_workspace(request.workspace), pk=pk)
+    order.workspace = request.workspace  # already loaded by the access check
+    return order
 
 
 def _builder_url(order: Order) -> str:

@@ -52,6 +52,8 @@ def quote_for_order(
     if reuse_seconds is None:
         reuse_seconds = int(getattr(settings, "DFY_QUOTE_REUSE_SECONDS", QUOTE_REUSE_SECONDS))
     payload = order_payload(order)
+    if not payload["items"]:
+        raise QuoteUnavailable("Add a domain to get a quote.", retry=False)
     digest = fingerprint(payload)
     since = timezone.now() - timedelta(seconds=reuse_seconds)
     recent = order.quotes.filter(fingerprint=digest, created_at__gte=since).first()
