@@ -15,7 +15,16 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest, QueryDict
 
-from orders import drafts, instantly, mailbox_csv, mailboxes, quotes, rules, services
+from orders import (
+    drafts,
+    finders,
+    instantly,
+    mailbox_csv,
+    mailboxes,
+    quotes,
+    rules,
+    services,
+)
 from orders.builder_form import MAX_ITEMS, BuilderPost
 from orders.domains import normalise_domain
 from orders.drafts import draft_items
@@ -399,8 +408,14 @@ def page_context(
         "order_types": OrderType.choices,
         "patterns": list(mailboxes.PATTERNS.items()),
         "default_pattern": mailboxes.DEFAULT_PATTERN,
-        "check": DomainCheck.objects.filter(order=order).first(),
+        **check_panel(order),
     }
+
+
+def check_panel(order: Order) -> dict[str, object]:
+    """The latest availability check of this draft, so a reload shows it (and resumes polling)."""
+    check = DomainCheck.objects.filter(order=order).first()
+    return finders.check_context(check) if check else {"check": None}
 
 
 # --- CSV import and the read-only page ---------------------------------------------------

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def draft(operator_client, workspace, remote):
-    operator_client.post(reverse("orders:new", args=[workspace.slug]), {"order_type": "dfy"})
+    operator_client.post(
+        reverse("orders:new", args=[workspace.slug]), {"order_type": "dfy"}
+    )
     return Order.objects.get()
 
 
@@ -24,8 +26,12 @@ def url(name, order, *extra):
     return reverse(f"orders:{name}", args=[order.workspace.slug, order.pk, *extra])
 
 
-def test_suggestions_htmx_fragment_lists_addable_domains(operator_client, draft, remote):
-    response = operator_client.get(url("suggest", draft), {"domain": "acme", "tld": ["com"]}, headers=HX)
+def test_suggestions_htmx_fragment_lists_addable_domains(
+    operator_client, draft, remote
+):
+    response = operator_client.get(
+        url("suggest", draft), {"domain": "acme", "tld": ["com"]}, headers=HX
+    )
 
     html = response.content.decode()
     assert "<html" not in html
@@ -34,8 +40,12 @@ def test_suggestions_htmx_fragment_lists_addable_domains(operator_client, draft,
     assert ".org" not in html.split("available like")[1]
 
 
-def test_suggestions_plain_branch_is_a_page_that_keeps_the_draft(operator_client, draft, remote):
-    operator_client.post(build_url(draft), form_state(draft, items=[("acme-mail.com", 1, [JANE])]))
+def test_suggestions_plain_branch_is_a_page_that_keeps_the_draft(
+    operator_client, draft, remote
+):
+    operator_client.post(
+        build_url(draft), form_state(draft, items=[("acme-mail.com", 1, [JANE])])
+    )
 
     response = operator_client.get(url("suggest", draft), {"domain": "acme"})
 
@@ -46,13 +56,19 @@ def test_suggestions_plain_branch_is_a_page_that_keeps_the_draft(operator_client
 
 
 def test_suggestions_for_a_trademark_say_which_keyword(operator_client, draft, remote):
-    response = operator_client.get(url("suggest", draft), {"domain": "googleoutreach.com"}, headers=HX)
+    response = operator_client.get(
+        url("suggest", draft), {"domain": "googleoutreach.com"}, headers=HX
+    )
 
     assert "restricted keyword “google”" in response.content.decode()
 
 
-def test_suggestions_reject_a_non_domain_with_the_field_named(operator_client, draft, remote):
-    response = operator_client.get(url("suggest", draft), {"domain": "not a domain!"}, headers=HX)
+def test_suggestions_reject_a_non_domain_with_the_field_named(
+    operator_client, draft, remote
+):
+    response = operator_client.get(
+        url("suggest", draft), {"domain": "not a domain!"}, headers=HX
+    )
 
     assert "is not a domain" in response.content.decode()
 
@@ -61,23 +77,39 @@ def test_check_creates_a_background_check_and_enqueues_it(
     operator_client, draft, remote, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
-    monkeypatch.setattr("orders.tasks.check_domains_task.delay", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(
+        "orders.tasks.check_domains_task.delay", lambda **kw: sent.append(kw)
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post(
-            url("check", draft), {"domains": "Acme-Mail.com, tryacme.org\nacme.net nonsense!! acme-mail.com"}, headers=HX
+            url("check", draft),
+            {
+                "domains": "Acme-Mail.com, tryacme.org\nacme.net nonsense!! acme-mail.com"
+            },
+            headers=HX,
         )
 
     check = DomainCheck.objects.get()
     assert check.domains == ["acme-mail.com", "tryacme.org", "acme.net", "nonsense!!"]
-    assert check.results == {"nonsense!!": {"state": "invalid", "reason": check.results["nonsense!!"]["reason"]}}
+    assert check.results == {
+        "nonsense!!": {
+            "state": "invalid",
+            "reason": check.results["nonsense!!"]["reason"],
+        }
+    }
     assert sent == [{"check_id": check.pk}]
     assert 'hx-trigger="every 1s"' in response.content.decode()
 
 
 def test_check_run_batches_by_fifty_and_marks_each_domain(draft, remote):
-    domains = [f"fresh{n}-mail.com" for n in range(120)] + ["google-team.com", "acme.net"]
-    check = DomainCheck.objects.create(workspace=draft.workspace, order=draft, domains=domains)
+    domains = [f"fresh{n}-mail.com" for n in range(120)] + [
+        "google-team.com",
+        "acme.net",
+    ]
+    check = DomainCheck.objects.create(
+        workspace=draft.workspace, order=draft, domains=domains
+    )
 
     finders.domain_check_run(check=check)
 
@@ -85,13 +117,20 @@ def test_check_run_batches_by_fifty_and_marks_each_domain(draft, remote):
     assert check.status == CheckStatus.DONE
     assert check.checked == 122
     assert check.results["fresh0-mail.com"] == {"state": "available"}
-    assert check.results["google-team.com"] == {"state": "restricted", "keyword": "google"}
+    assert check.results["google-team.com"] == {
+        "state": "restricted",
+        "keyword": "google",
+    }
     assert check.results["acme.net"] == {"state": "unsupported_tld"}
-    assert remote.requests("domains/check") == 3  # 121 checkable domains in batches of 50
+    assert (
+        remote.requests("domains/check") == 3
+    )  # 121 checkable domains in batches of 50
 
 
 def test_check_status_stops_polling_when_done(operator_client, draft, remote):
-    check = DomainCheck.objects.create(workspace=draft.workspace, order=draft, domains=["fresh-mail.com"])
+    check = DomainCheck.objects.create(
+        workspace=draft.workspace, order=draft, domains=["fresh-mail.com"]
+    )
     finders.domain_check_run(check=check)
 
     response = operator_client.get(url("check_status", draft, check.pk), headers=HX)
@@ -101,21 +140,33 @@ def test_check_status_stops_polling_when_done(operator_client, draft, remote):
     assert "every 1s" not in response.content.decode()
 
 
-def test_check_status_of_another_order_is_404(operator_client, draft, remote, workspace, operator):
+def test_check_status_of_another_order_is_404(
+    operator_client, draft, remote, workspace, operator
+):
     other = Order.objects.create(workspace=workspace, requester=operator)
-    check = DomainCheck.objects.create(workspace=workspace, order=other, domains=["x-mail.com"])
+    check = DomainCheck.objects.create(
+        workspace=workspace, order=other, domains=["x-mail.com"]
+    )
 
     assert operator_client.get(url("check_status", draft, check.pk)).status_code == 404
 
 
-def test_prewarmed_stock_shows_provider_and_empty_stock_offers_dfy(operator_client, workspace, remote):
-    operator_client.post(reverse("orders:new", args=[workspace.slug]), {"order_type": "pre_warmed_up"})
+def test_prewarmed_stock_shows_provider_and_empty_stock_offers_dfy(
+    operator_client, workspace, remote
+):
+    operator_client.post(
+        reverse("orders:new", args=[workspace.slug]), {"order_type": "pre_warmed_up"}
+    )
     order = Order.objects.get()
     PreWarmedDomain.objects.create(domain="warmacme.co", account_type=2)
 
-    listed = operator_client.get(url("prewarmed", order), {"ext": ["co"]}, headers=HX).content.decode()
+    listed = operator_client.get(
+        url("prewarmed", order), {"ext": ["co"]}, headers=HX
+    ).content.decode()
     PreWarmedDomain.objects.all().delete()
-    empty = operator_client.get(url("prewarmed", order), {"ext": ["co"]}, headers=HX).content.decode()
+    empty = operator_client.get(
+        url("prewarmed", order), {"ext": ["co"]}, headers=HX
+    ).content.decode()
 
     assert "warmacme.co" in listed
     assert "AirMail" in listed
@@ -125,19 +176,27 @@ def test_prewarmed_stock_shows_provider_and_empty_stock_offers_dfy(operator_clie
 
 
 def test_switching_an_empty_prewarmed_draft_to_dfy(operator_client, workspace, remote):
-    operator_client.post(reverse("orders:new", args=[workspace.slug]), {"order_type": "pre_warmed_up"})
+    operator_client.post(
+        reverse("orders:new", args=[workspace.slug]), {"order_type": "pre_warmed_up"}
+    )
     order = Order.objects.get()
 
-    operator_client.post(build_url(order), form_state(order, items=[], switch_type="dfy"), headers=HX)
+    operator_client.post(
+        build_url(order), form_state(order, items=[], switch_type="dfy"), headers=HX
+    )
 
     order.refresh_from_db()
     assert order.order_type == "dfy"
 
 
-def test_owned_domains_list_microsoft_as_not_eligible(operator_client, workspace, remote):
+def test_owned_domains_list_microsoft_as_not_eligible(
+    operator_client, workspace, remote
+):
     from orders.models import RemoteDomain
 
-    operator_client.post(reverse("orders:new", args=[workspace.slug]), {"order_type": "extra_accounts"})
+    operator_client.post(
+        reverse("orders:new", args=[workspace.slug]), {"order_type": "extra_accounts"}
+    )
     order = Order.objects.get()
     RemoteDomain.objects.create(workspace=workspace, domain="ours.com", provider=1)
     RemoteDomain.objects.create(workspace=workspace, domain="ours-ms.com", provider=3)
@@ -152,7 +211,11 @@ def test_owned_domains_list_microsoft_as_not_eligible(operator_client, workspace
 
 def test_csv_export_then_import_round_trips(operator_client, draft):
     operator_client.post(
-        build_url(draft), form_state(draft, items=[("acme-mail.com", 1, [JANE, JOHN]), ("tryacme.org", 2, [JANE])])
+        build_url(draft),
+        form_state(
+            draft,
+            items=[("acme-mail.com", 1, [JANE, JOHN]), ("tryacme.org", 2, [JANE])],
+        ),
     )
     exported = operator_client.get(url("csv_export", draft))
     Mailbox.objects.all().delete()
@@ -160,7 +223,10 @@ def test_csv_export_then_import_round_trips(operator_client, draft):
 
     response = operator_client.post(
         url("csv_import", draft),
-        {"version": draft.version, "file": SimpleUploadedFile("m.csv", exported.content, "text/csv")},
+        {
+            "version": draft.version,
+            "file": SimpleUploadedFile("m.csv", exported.content, "text/csv"),
+        },
     )
 
     assert exported["Content-Type"].startswith("text/csv")
@@ -174,12 +240,18 @@ def test_csv_export_then_import_round_trips(operator_client, draft):
 
 
 def test_csv_with_problems_lists_each_line_and_applies_nothing(operator_client, draft):
-    operator_client.post(build_url(draft), form_state(draft, items=[("acme-mail.com", 1, [JANE])]))
+    operator_client.post(
+        build_url(draft), form_state(draft, items=[("acme-mail.com", 1, [JANE])])
+    )
     draft.refresh_from_db()
     body = b"domain,first_name,last_name,email_prefix\nacme-mail.com,Ann,Lee,ann\nbad domain,Bo,Li,bo\nacme-mail.com,,Roe,x..y\n"
 
     response = operator_client.post(
-        url("csv_import", draft), {"version": draft.version, "file": SimpleUploadedFile("m.csv", body, "text/csv")}
+        url("csv_import", draft),
+        {
+            "version": draft.version,
+            "file": SimpleUploadedFile("m.csv", body, "text/csv"),
+        },
     )
 
     html = response.content.decode()
@@ -204,10 +276,14 @@ def builder_queries(client, order, domains):
     return len(autosave), len(page)
 
 
-def test_builder_requests_query_count_does_not_grow_with_domains(operator_client, workspace, remote):
+def test_builder_requests_query_count_does_not_grow_with_domains(
+    operator_client, workspace, remote
+):
     orders = []
     for _ in range(2):
-        operator_client.post(reverse("orders:new", args=[workspace.slug]), {"order_type": "dfy"})
+        operator_client.post(
+            reverse("orders:new", args=[workspace.slug]), {"order_type": "dfy"}
+        )
         orders.append(Order.objects.latest("pk"))
 
     one = builder_queries(operator_client, orders[0], 1)
@@ -215,3 +291,19 @@ def test_builder_requests_query_count_does_not_grow_with_domains(operator_client
 
     # The autosave count includes the in-process sandbox answering the simulation.
     assert one == twelve
+
+
+def test_reloading_the_builder_shows_the_check_and_keeps_polling(
+    operator_client, draft, remote
+):
+    DomainCheck.objects.create(
+        workspace=draft.workspace,
+        order=draft,
+        domains=["fresh-mail.com", "other-mail.com"],
+    )
+
+    html = operator_client.get(build_url(draft)).content.decode()
+
+    assert "0 of 2" in html
+    assert 'hx-trigger="every 1s"' in html
+    assert "fresh-mail.com" in html
