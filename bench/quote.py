@@ -65,18 +65,29 @@ def _measure() -> dict[str, Figure]:
         user = get_user_model().objects.create_user("bench", password="bench-pass-123")
         Membership.objects.create(user=user, workspace=workspace, role="operator")
         services.instantly_key_save(
-            workspace=workspace, by=None, secret=key, label="bench", base_url=f"{base}/sandbox/api/v2"
+            workspace=workspace,
+            by=None,
+            secret=key,
+            label="bench",
+            base_url=f"{base}/sandbox/api/v2",
         )
-        order = drafts.order_draft_create(workspace=workspace, by=user, order_type="dfy")
+        order = drafts.order_draft_create(
+            workspace=workspace, by=user, order_type="dfy"
+        )
         items = [
             DraftItem(
                 domain=f"benchbrand{n}-mail.com",
                 provider=1,
-                mailboxes=(DraftMailbox("Jane", "Roe", "jane"), DraftMailbox("John", "Roe", "john")),
+                mailboxes=(
+                    DraftMailbox("Jane", "Roe", "jane"),
+                    DraftMailbox("John", "Roe", "john"),
+                ),
             )
             for n in range(2)
         ]
-        drafts.order_draft_save(order=order, by=user, version=order.version, items=items)
+        drafts.order_draft_save(
+            order=order, by=user, version=order.version, items=items
+        )
         payload = {
             "order_type": "dfy",
             "items": [
@@ -84,7 +95,11 @@ def _measure() -> dict[str, Figure]:
                     "domain": i.domain,
                     "email_provider": 1,
                     "accounts": [
-                        {"email_address_prefix": m.email_prefix, "first_name": m.first_name, "last_name": m.last_name}
+                        {
+                            "email_address_prefix": m.email_prefix,
+                            "first_name": m.first_name,
+                            "last_name": m.last_name,
+                        }
                         for m in i.mailboxes
                     ],
                 }
@@ -94,24 +109,35 @@ def _measure() -> dict[str, Figure]:
 
         portal = httpx.Client(base_url=base, timeout=30)
         login_page = portal.get("/login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)
+        token = re.search(
+            r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text
+        )
         assert token is not None
         portal.post(
-            "/login/", data={"username": "bench", "password": "bench-pass-123", "csrfmiddlewaretoken": token.group(1)}
+            "/login/",
+            data={
+                "username": "bench",
+                "password": "bench-pass-123",
+                "csrfmiddlewaretoken": token.group(1),
+            },
         )
         csrf = portal.cookies.get("csrftoken") or ""
         quote_url = f"/w/bench/orders/{order.pk}/quote/"
         headers = {"HX-Request": "true", "X-CSRFToken": csrf}
         warm = portal.post(quote_url, headers=headers)
         if "$50.00" not in warm.text:
-            raise RuntimeError(f"the portal did not quote as expected: {warm.status_code} {warm.text[:300]}")
+            raise RuntimeError(
+                f"the portal did not quote as expected: {warm.status_code} {warm.text[:300]}"
+            )
         # Interleaved, so that load from anything else on the machine hits both alike.
         bare_samples, portal_samples = [], []
         with services.instantly_client_for(workspace=workspace) as client:
             client.simulate_order(payload)  # warm-up
             for _ in range(RUNS):
                 bare_samples.append(_time(lambda: client.simulate_order(payload)))
-                portal_samples.append(_time(lambda: portal.post(quote_url, headers=headers)))
+                portal_samples.append(
+                    _time(lambda: portal.post(quote_url, headers=headers))
+                )
         portal.close()
     finally:
         server.shutdown()
@@ -119,7 +145,9 @@ def _measure() -> dict[str, Figure]:
     bare = median(bare_samples) * 1000
     through_portal = median(portal_samples) * 1000
     return {
-        "quote_bare_ms": Figure(bare, "ms", note=f"median of {RUNS}, sandbox latency {LATENCY_MS} ms"),
+        "quote_bare_ms": Figure(
+            bare, "ms", note=f"median of {RUNS}, sandbox latency {LATENCY_MS} ms"
+        ),
         "quote_portal_ms": Figure(through_portal, "ms", note=f"median of {RUNS}"),
         "quote_overhead_ratio": Figure(through_portal / bare, "x", budget=1.15),
     }
