@@ -16,6 +16,7 @@ def run() -> dict[str, Figure]:
 
 
 def _measure() -> dict[str, Figure]:
+    from django.conf import settings
     from django.contrib.auth import get_user_model
 
     from orders import drafts, finders, services
@@ -24,8 +25,6 @@ def _measure() -> dict[str, Figure]:
     from sandbox.models import RequestLog
     from sandbox.services import sandbox_workspace_create
     from sandbox.testing import in_process_transport
-
-    from django.conf import settings
 
     settings.ALLOWED_HOSTS = ["*"]
     sandbox_ws, key = sandbox_workspace_create(name="bench-check")
