@@ -141,14 +141,14 @@ class BudgetCheck:
         return None if self.budget is None else self.budget - self.committed
 
     def summary(self) -> str:
-        if self.budget is None:
-            return f"${self.total:,.2f}/month with this order; no monthly budget set."
-        verdict = "over" if self.exceeded else "within"
-        return (
+        sums = (
             f"${self.committed:,.2f}/month already committed + ${self.this_order:,.2f}/month "
-            f"for this order = ${self.total:,.2f}/month, {verdict} the monthly budget of "
-            f"${self.budget:,.2f}."
+            f"for this order = ${self.total:,.2f}/month"
         )
+        if self.budget is None:
+            return f"{sums}; no monthly budget is set."
+        verdict = "over" if self.exceeded else "within"
+        return f"{sums}, {verdict} the monthly budget of ${self.budget:,.2f}."
 
     def as_detail(self) -> dict[str, str | None]:
         return {

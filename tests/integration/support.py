@@ -17,9 +17,18 @@ JOHN = ("John", "Roe", "john")
 Items = Sequence[tuple[str, int, Sequence[tuple[str, str, str]]]]
 
 
-def draft_order(workspace, requester, *, items: Items | None = None, order_type: str = "dfy", title: str = "Q3") -> Order:  # type: ignore[no-untyped-def]
+def draft_order(
+    workspace,
+    requester,
+    *,
+    items: Items | None = None,
+    order_type: str = "dfy",
+    title: str = "Q3",
+) -> Order:  # type: ignore[no-untyped-def]
     items = items if items is not None else [("acme-mail.com", 1, [JANE, JOHN])]
-    order = drafts.order_draft_create(workspace=workspace, by=requester, order_type=order_type, title=title)
+    order = drafts.order_draft_create(
+        workspace=workspace, by=requester, order_type=order_type, title=title
+    )
     return drafts.order_draft_save(
         order=order,
         by=requester,
@@ -28,7 +37,10 @@ def draft_order(workspace, requester, *, items: Items | None = None, order_type:
             DraftItem(
                 domain=domain,
                 provider=provider,
-                mailboxes=tuple(DraftMailbox(first_name=f, last_name=l, email_prefix=p) for f, l, p in mailboxes),
+                mailboxes=tuple(
+                    DraftMailbox(first_name=first, last_name=last, email_prefix=prefix)
+                    for first, last, prefix in mailboxes
+                ),
             )
             for domain, provider, mailboxes in items
         ],
@@ -46,7 +58,9 @@ def submitted_order(workspace, requester, **kwargs) -> Order:  # type: ignore[no
     order = draft_order(workspace, requester, **kwargs)
     quote = quote_order(order)
     order.refresh_from_db()
-    return drafts.order_submit(order=order, by=requester, version=order.version, fingerprint=quote.fingerprint)
+    return drafts.order_submit(
+        order=order, by=requester, version=order.version, fingerprint=quote.fingerprint
+    )
 
 
 class TimeoutAfterSend(httpx.BaseTransport):
@@ -58,7 +72,11 @@ class TimeoutAfterSend(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
-        if request.method == "POST" and request.url.path.endswith("/dfy-email-account-orders") and b'"simulation":false' in request.content.replace(b" ", b""):
+        if (
+            request.method == "POST"
+            and request.url.path.endswith("/dfy-email-account-orders")
+            and b'"simulation":false' in request.content.replace(b" ", b"")
+        ):
             response.read()
             raise httpx.ReadTimeout("timed out after sending", request=request)
         return response

@@ -32,14 +32,23 @@ def lead2(workspace):
 
 
 def test_submit_under_always_policy_waits_and_tells_the_approvers(
-    workspace, operator, lead, ws_admin, remote, queue, django_capture_on_commit_callbacks
+    workspace,
+    operator,
+    lead,
+    ws_admin,
+    remote,
+    queue,
+    django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
         order = submitted_order(workspace, operator)
 
     assert order.status == OrderStatus.PENDING_APPROVAL
     assert queue.sent == []
-    assert sorted(m.to[0] for m in mail.outbox) == ["ada@example.test", "leo@example.test"]
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "ada@example.test",
+        "leo@example.test",
+    ]
     assert mail.outbox[0].subject == "Approval needed: Q3"
     assert "$25.00 due now, $10.00 per month" in mail.outbox[0].body
 
@@ -75,7 +84,10 @@ def test_approval_above_the_leads_limit_is_refused(workspace, operator, lead2, r
     items = [(f"acme-mail-{i}.com", 1, [JANE]) for i in range(6)]  # 6 x (15 + 5) = 120
     order = submitted_order(workspace, operator, items=items)
 
-    with pytest.raises(workflow.ApprovalRefused, match=r"\$120.00 is above your approval limit of \$100.00"):
+    with pytest.raises(
+        workflow.ApprovalRefused,
+        match=r"\$120.00 is above your approval limit of \$100.00",
+    ):
         workflow.order_approve(order=order, by=lead2)
 
 
@@ -127,7 +139,11 @@ def test_policy_above_amount_needs_approval_only_above_it(
     workspace.approval_threshold = Decimal(threshold)
     workspace.save()
 
-    order = submitted_order(workspace, operator, items=[("acme-mail.com", 1, [JANE, ("John", "Roe", "john")])])
+    order = submitted_order(
+        workspace,
+        operator,
+        items=[("acme-mail.com", 1, [JANE, ("John", "Roe", "john")])],
+    )
 
     assert order.approved_quote.due_now == Decimal("25.00")
     assert order.status == expected
@@ -138,12 +154,18 @@ def test_monthly_budget_blocks_approval_with_the_numbers(
 ):
     workspace.monthly_budget = Decimal("12.00")
     workspace.save()
-    first = submitted_order(workspace, operator, items=[("acme-mail.com", 1, [JANE, ("John", "Roe", "john")])])
+    first = submitted_order(
+        workspace,
+        operator,
+        items=[("acme-mail.com", 1, [JANE, ("John", "Roe", "john")])],
+    )
     with django_capture_on_commit_callbacks(execute=True):
         workflow.order_approve(order=first, by=lead)  # $10/month committed
     second = submitted_order(workspace, operator, items=[("other-mail.com", 1, [JANE])])
 
-    check = workflow.approval_check(order=second, membership=Membership.objects.get(user=lead))
+    check = workflow.approval_check(
+        order=second, membership=Membership.objects.get(user=lead)
+    )
     with pytest.raises(workflow.ApprovalRefused) as refused:
         workflow.order_approve(order=second, by=lead)
 
@@ -166,11 +188,18 @@ def test_budget_blocks_auto_approval_and_asks_a_person(
     workspace.save()
 
     with django_capture_on_commit_callbacks(execute=True):
-        order = submitted_order(workspace, operator, items=[("acme-mail.com", 1, [JANE])])
+        order = submitted_order(
+            workspace, operator, items=[("acme-mail.com", 1, [JANE])]
+        )
 
     blocked = order.events.get(kind="auto_approval_blocked")
     assert order.status == OrderStatus.PENDING_APPROVAL
-    assert blocked.detail["budget"] == {"budget": "4.00", "committed": "0", "this_order": "5.00", "total": "5.00"}
+    assert blocked.detail["budget"] == {
+        "budget": "4.00",
+        "committed": "0",
+        "this_order": "5.00",
+        "total": "5.00",
+    }
     assert queue.sent == []
     assert [m.to for m in mail.outbox] == [["leo@example.test"]]
 
@@ -183,7 +212,9 @@ def test_rejection_needs_a_comment_and_tells_the_requester(
         workflow.order_reject(order=order, by=lead, comment="  ")
 
     with django_capture_on_commit_callbacks(execute=True):
-        rejected = workflow.order_reject(order=order, by=lead, comment="Too many domains")
+        rejected = workflow.order_reject(
+            order=order, by=lead, comment="Too many domains"
+        )
 
     assert rejected.status == OrderStatus.REJECTED
     assert rejected.decided_by == lead
@@ -192,7 +223,9 @@ def test_rejection_needs_a_comment_and_tells_the_requester(
     assert "Too many domains" in mail.outbox[-1].body
 
 
-def test_an_edit_after_submission_voids_the_request(workspace, operator, lead, remote, queue):
+def test_an_edit_after_submission_voids_the_request(
+    workspace, operator, lead, remote, queue
+):
     order = submitted_order(workspace, operator)
     quote = order.approved_quote
     drafts.order_reopen(order=order, by=operator)
@@ -206,15 +239,25 @@ def test_an_edit_after_submission_voids_the_request(workspace, operator, lead, r
     assert queue.sent == []
 
 
-def test_approving_a_quote_other_than_the_one_shown_is_refused(workspace, operator, lead, remote):
+def test_approving_a_quote_other_than_the_one_shown_is_refused(
+    workspace, operator, lead, remote
+):
     order = submitted_order(workspace, operator)
 
     with pytest.raises(workflow.WorkflowError, match="quote changed"):
-        workflow.order_approve(order=order, by=lead, quote_id=order.approved_quote_id + 1000)
+        workflow.order_approve(
+            order=order, by=lead, quote_id=order.approved_quote_id + 1000
+        )
 
 
 def test_a_decided_order_cannot_be_approved_twice(
-    workspace, operator, lead, ws_admin, remote, queue, django_capture_on_commit_callbacks
+    workspace,
+    operator,
+    lead,
+    ws_admin,
+    remote,
+    queue,
+    django_capture_on_commit_callbacks,
 ):
     order = submitted_order(workspace, operator)
     with django_capture_on_commit_callbacks(execute=True):
