@@ -1,0 +1,452 @@
+"""Django admin: smoke tests, search and filters, actions through the portal's services, and
+that money, quotes and events can never be changed or deleted there."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from orders.models import Membership, Order, OrderEvent, Quote, Workspace
+from tests.factories import MembershipFactory, UserFactory
+from tests.orders.history_data import aware, make_order
+
+pytestmark = pytest.mark.django_db
+
+GOOGLE, AIRMAIL, MICROSOFT = 1, 2, 3
+
+
+@pytest.fixture
+def staff_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+@pytest.fixture
+def order(workspace, operator, lead):
+    made = make_order(
+        workspace,
+        operator,
+        status="ready",
+        title="Spring push",
+        approver=lead,
+        items=[
+            ("brightleads.com", GOOGLE, ["anna", "ben"]),
+            ("northreach.com", MICROSOFT, ["carla"]),
+        ],
+        due_now="55.00",
+        per_month="30.00",
+        per_year="30.00",
+        created_at=aware(2026, 4, 2),
+    )
+    OrderEvent.objects.create(
+        order=made, kind="created", to_status="draft", detail={"via": "test"}
+    )
+    return made
+
+
+def changelist(**params):
+    from urllib.parse import urlencode
+
+    base = reverse("admin:orders_order_changelist")
+    return f"{base}?{urlencode(params)}" if params else base
+
+
+def listed(response) -> set[int]:
+    return {
+        int(pk)
+        for pk in re.findall(
+            r'name="_selected_action" value="(\d+)"', response.content.decode()
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["order", "orderevent", "quote", "workspace", "membership", "instantlykey"],
+)
+def test_every_changelist_opens(staff_client, order, name):
+    response = staff_client.get(reverse(f"admin:orders_{name}_changelist"))
+
+    assert response.status_code == 200
+
+
+def test_order_changelist_shows_the_columns(staff_client, order):
+    html = staff_client.get(changelist()).content.decode()
+
+    for text in (
+        "Spring push",
+        "Acme",
+        "New domains (DFY)",
+        "Ready",
+        "olivia",
+        "leo",
+        "55.00",
+        "30.00",
+    ):
+        assert text in html
+
+
+@pytest.mark.parametrize(
+    "term",
+    [
+        "brightleads",
+        "anna@brightleads.com",
+        "CARLA@northreach.com",
+        "olivia",
+        "olivia@example.test",
+        "Spring",
+    ],
+)
+def test_search_by_domain_mailbox_address_or_requester(
+    staff_client, order, workspace, lead, term
+):
+    make_order(
+        workspace, lead, title="Other", items=[("elsewhere.com", AIRMAIL, ["zed"])]
+    )
+
+    response = staff_client.get(changelist(q=term))
+
+    assert listed(response) == {order.pk}
+
+
+def test_search_by_order_number(staff_client, order):
+    assert listed(staff_client.get(changelist(q=f"#{order.pk}"))) == {order.pk}
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"status__exact": "ready"}, {"order"}),
+        ({"status__exact": "failed"}, {"failed"}),
+        ({"order_type__exact": "extra_accounts"}, {"failed"}),
+        ({"provider": str(MICROSOFT)}, {"order"}),
+        ({"provider": str(AIRMAIL)}, {"failed"}),
+        ({"created_at__year": "2026", "created_at__month": "4"}, {"order"}),
+    ],
+)
+def test_filters(staff_client, order, workspace, operator, params, expected):
+    failed = make_order(
+        workspace,
+        operator,
+        status="failed",
+        order_type="extra_accounts",
+        items=[("swift.com", AIRMAIL, ["x"])],
+        created_at=aware(2026, 5, 5),
+    )
+    names = {"order": order.pk, "failed": failed.pk}
+
+    assert listed(staff_client.get(changelist(**params))) == {
+        names[n] for n in expected
+    }
+
+
+def test_workspace_filter(staff_client, order, other_workspace):
+    theirs = make_order(other_workspace, UserFactory(username="stranger"))
+
+    response = staff_client.get(changelist(workspace__id__exact=other_workspace.pk))
+
+    assert listed(response) == {theirs.pk}
+
+
+def test_order_page_shows_items_mailboxes_quotes_and_events_read_only(
+    staff_client, order
+):
+    response = staff_client.get(reverse("admin:orders_order_change", args=[order.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "View order" in html
+    assert "anna@brightleads.com" in html
+    assert "northreach.com" in html
+    assert "Event timeline" in html
+    assert "55.00" in html
+    assert (
+        "<input"
+        not in re.sub(
+            r'<input type="hidden"[^>]*>', "", html.split('id="order_form"')[1]
+        ).split("</form>")[0]
+    )
+
+
+def test_nobody_can_add_change_or_delete_orders_here(staff_client, order):
+    change_url = reverse("admin:orders_order_change", args=[order.pk])
+
+    add = staff_client.get(reverse("admin:orders_order_add"))
+    post = staff_client.post(change_url, {"title": "Renamed", "status": "draft"})
+    delete = staff_client.post(
+        reverse("admin:orders_order_delete", args=[order.pk]), {"post": "yes"}
+    )
+
+    order.refresh_from_db()
+    assert add.status_code == 403
+    assert post.status_code == 403
+    assert delete.status_code == 403
+    assert (order.title, order.status) == ("Spring push", "ready")
+
+
+def test_money_and_quotes_cannot_be_changed_or_deleted(staff_client, order):
+    quote = order.approved_quote
+    change_url = reverse("admin:orders_quote_change", args=[quote.pk])
+
+    page = staff_client.get(change_url)
+    post = staff_client.post(
+        change_url,
+        {"due_now": "0.01", "per_month": "0.01", "per_year": "0.01", "is_valid": "on"},
+    )
+    delete = staff_client.post(
+        reverse("admin:orders_quote_delete", args=[quote.pk]), {"post": "yes"}
+    )
+    add = staff_client.get(reverse("admin:orders_quote_add"))
+
+    quote.refresh_from_db()
+    assert page.status_code == 200
+    assert 'name="due_now"' not in page.content.decode()
+    assert (post.status_code, delete.status_code, add.status_code) == (403, 403, 403)
+    assert (quote.due_now, quote.per_month, quote.per_year) == (
+        Decimal("55.00"),
+        Decimal("30.00"),
+        Decimal("30.00"),
+    )
+
+
+def test_events_cannot_be_added_changed_or_deleted_even_by_a_superuser(
+    staff_client, order
+):
+    event = order.events.get()
+    change_url = reverse("admin:orders_orderevent_change", args=[event.pk])
+
+    view = staff_client.get(change_url)
+    post = staff_client.post(change_url, {"kind": "forged", "to_status": "ready"})
+    delete = staff_client.post(
+        reverse("admin:orders_orderevent_delete", args=[event.pk]), {"post": "yes"}
+    )
+    add = staff_client.get(reverse("admin:orders_orderevent_add"))
+    bulk = staff_client.post(
+        reverse("admin:orders_orderevent_changelist"),
+        {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"},
+    )
+
+    event.refresh_from_db()
+    assert view.status_code == 200
+    assert (post.status_code, delete.status_code, add.status_code) == (403, 403, 403)
+    assert event.kind == "created"
+    assert OrderEvent.objects.filter(pk=event.pk).exists()
+    assert bulk.status_code in (200, 302)
+
+
+@pytest.mark.parametrize("model", [Order, Quote, OrderEvent])
+def test_model_admin_refuses_writes_for_superusers(rf, admin_user, model):
+    request = rf.get("/")
+    request.user = admin_user
+    model_admin = admin.site._registry[model]
+
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
+    assert model_admin.has_view_permission(request)
+    for inline in model_admin.get_inline_instances(request):
+        assert not inline.has_add_permission(request, None)
+        assert not inline.has_change_permission(request)
+        assert not inline.has_delete_permission(request)
+    assert "delete_selected" not in model_admin.get_actions(request)
+
+
+def test_export_action_streams_the_portal_csv(staff_client, order, workspace, operator):
+    other = make_order(workspace, operator, title="Not selected")
+
+    response = staff_client.post(
+        changelist(), {"action": "export_csv", "_selected_action": [order.pk]}
+    )
+
+    body = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert response.streaming
+    assert [r["order_id"] for r in rows] == [str(order.pk)]
+    assert rows[0]["domains"] == "brightleads.com northreach.com"
+    assert rows[0]["due_now_usd"] == "55.00"
+    assert str(other.pk) not in [r["order_id"] for r in rows]
+
+
+def test_reconcile_action_calls_the_workflow_service(
+    staff_client, workspace, operator, remote
+):
+    import uuid
+
+    from django.utils import timezone
+
+    unknown = make_order(
+        workspace,
+        operator,
+        status="unknown",
+        submission_attempt_id=uuid.uuid4(),
+        attempt_started_at=timezone.now(),
+        items=[("neverplaced.com", GOOGLE, ["a"])],
+    )
+    ready = make_order(workspace, operator, status="ready")
+
+    response = staff_client.post(
+        changelist(),
+        {"action": "reconcile", "_selected_action": [unknown.pk, ready.pk]},
+        follow=True,
+    )
+
+    unknown.refresh_from_db()
+    html = response.content.decode()
+    assert unknown.reconcile_checks == 1
+    assert unknown.status == "unknown"
+    assert "1 order(s) skipped" in html
+    assert f"#{unknown.pk}: Outcome unknown, reconciling (check 1)." in html
+    assert remote.requests() >= 1  # Instantly's list endpoints were read
+
+
+def test_resync_action_runs_the_fulfilment_poll(
+    staff_client, workspace, operator, remote
+):
+    placed = make_order(
+        workspace, operator, status="placed", items=[("pollme.com", GOOGLE, ["a"])]
+    )
+
+    response = staff_client.post(
+        changelist(),
+        {"action": "resync_from_instantly", "_selected_action": [placed.pk]},
+        follow=True,
+    )
+
+    html = response.content.decode()
+    assert "Acme: 1 orders followed" in html
+    assert remote.requests() >= 1
+
+
+def test_resync_without_a_key_says_so(staff_client, workspace, operator):
+    placed = make_order(workspace, operator, status="placed")
+
+    response = staff_client.post(
+        changelist(),
+        {"action": "resync_from_instantly", "_selected_action": [placed.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert (
+        "Acme: not synced: workspace acme has no Instantly API key"
+        in response.content.decode()
+    )
+
+
+def test_staff_without_change_permission_only_view_and_export(client, order):
+    viewer = UserFactory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_order"))
+    client.force_login(viewer)
+
+    html = client.get(changelist()).content.decode()
+
+    assert 'value="export_csv"' in html
+    assert 'value="reconcile"' not in html
+    assert 'value="resync_from_instantly"' not in html
+
+
+@pytest.mark.parametrize("per_page", [5, 100])
+def test_order_changelist_query_count_does_not_grow_with_the_page_size(
+    staff_client,
+    workspace,
+    operator,
+    lead,
+    monkeypatch,
+    django_assert_num_queries,
+    per_page,
+):
+    for n in range(40):
+        make_order(
+            workspace,
+            operator,
+            approver=lead,
+            due_now="10.00",
+            items=[(f"n{n}.com", GOOGLE, ["a"])],
+        )
+    monkeypatch.setattr(admin.site._registry[Order], "list_per_page", per_page)
+
+    # session, user, workspaces (filter), count, full count, sandbox settings (the nav's
+    # add link), page of orders, date hierarchy range and days
+    with django_assert_num_queries(9):
+        response = staff_client.get(changelist())
+
+    assert len(listed(response)) == min(per_page, 40)
+
+
+@pytest.mark.parametrize("per_page", [5, 100])
+def test_event_changelist_query_count_does_not_grow_with_the_page_size(
+    staff_client, workspace, operator, monkeypatch, django_assert_num_queries, per_page
+):
+    for _ in range(30):
+        made = make_order(workspace, operator)
+        OrderEvent.objects.create(
+            order=made, actor=operator, kind="created", to_status="draft"
+        )
+    monkeypatch.setattr(admin.site._registry[OrderEvent], "list_per_page", per_page)
+
+    # session, user, kinds, statuses, workspaces (filters), count, full count, sandbox
+    # settings (the nav's add link), page of events, date hierarchy range and days
+    with django_assert_num_queries(11):
+        response = staff_client.get(reverse("admin:orders_orderevent_changelist"))
+
+    assert response.status_code == 200
+
+
+def test_membership_admin_keeps_the_portals_rules(staff_client, workspace, operator):
+    membership = Membership.objects.get(user=operator)
+
+    response = staff_client.post(
+        reverse("admin:orders_membership_change", args=[membership.pk]),
+        {
+            "user": operator.pk,
+            "workspace": workspace.pk,
+            "role": "lead",
+            "approval_limit": "-5",
+        },
+    )
+
+    membership.refresh_from_db()
+    assert response.status_code == 200
+    assert membership.role == "operator"
+
+
+def test_workspace_admin_refuses_an_amount_policy_without_threshold(
+    staff_client, workspace
+):
+    response = staff_client.post(
+        reverse("admin:orders_workspace_change", args=[workspace.pk]),
+        {
+            "name": "Acme",
+            "slug": "acme",
+            "approval_policy": "above_amount",
+            "approval_threshold": "",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+
+    workspace.refresh_from_db()
+    assert response.status_code == 200
+    assert "An approval threshold is required" in response.content.decode()
+    assert workspace.approval_policy == "always"
+
+
+def test_staff_member_of_no_workspace_sees_every_workspace_in_admin(
+    staff_client, workspace, other_workspace
+):
+    MembershipFactory(workspace=other_workspace)
+
+    html = staff_client.get(
+        reverse("admin:orders_workspace_changelist")
+    ).content.decode()
+
+    assert "Acme" in html
+    assert "Globex" in html
+    assert Workspace.objects.count() == 2
