@@ -172,7 +172,7 @@ def committed_monthly_spend(
     total = rows.aggregate(total=Coalesce(Sum("approved_quote__per_month"), ZERO))[
         "total"
     ]
-    return Decimal(total)
+    return cents(Decimal(total))
 
 
 def budget_check(*, order: Order, committed: Decimal | None = None) -> BudgetCheck:
@@ -245,7 +245,7 @@ def _lock(order: Order) -> Order:
     """The order row locked, then its workspace row: always in this order, so two approvals
     in one workspace serialize (the budget sees every committed order) without deadlocks."""
     locked = (
-        Order.objects.select_for_update()
+        Order.objects.select_for_update(of=("self",))
         .select_related("approved_quote")
         .get(pk=order.pk)
     )

@@ -196,7 +196,7 @@ def test_budget_blocks_auto_approval_and_asks_a_person(
     assert order.status == OrderStatus.PENDING_APPROVAL
     assert blocked.detail["budget"] == {
         "budget": "4.00",
-        "committed": "0",
+        "committed": "0.00",
         "this_order": "5.00",
         "total": "5.00",
     }
