@@ -316,9 +316,12 @@ class OrderAdmin(ViewOnlyMixin, admin.ModelAdmin[Order]):
         "=submission_attempt_id",
     ]
     search_help_text = (
-        "Order number, title, requester, domain or mailbox address (name@domain)."
+        "Order number, title, requester, domain, or mailbox address (name@domain)."
     )
     list_per_page = 50
+    # Newest first by id, which follows creation: unlike created_at (indexed only per
+    # workspace), the primary key lets PostgreSQL read just one page across all workspaces.
+    ordering = ["-pk"]
     actions = ["resync_from_instantly", "reconcile", "export_csv"]
     readonly_fields = ["due_now", "monthly", "yearly", "mailbox_table"]
     inlines = [OrderItemInline, QuoteInline, OrderEventInline]

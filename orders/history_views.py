@@ -73,7 +73,9 @@ def history_page(request: WorkspaceRequest) -> HttpResponse:
         "filters": filters,
         "query": query,
         "page": page,
-        "rows": history_rows(list(page.object_list)),
+        "rows": history_rows(
+            list(page.object_list), workspace_slug=request.workspace.slug
+        ),
         "columns": _sort_columns(filters.sort),
         "is_filtered": any(k not in {"sort", "per_page", "page"} for k in query),
     }

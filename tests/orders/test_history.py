@@ -131,7 +131,8 @@ def test_history_lists_every_order_of_the_workspace_and_no_other(
         ({"q": "@bright"}, {"google_ready"}),
         ({"q": "anna@brightleads.com"}, {"google_ready"}),
         ({"q": "anna@northreach.com"}, set()),
-        ({"q": "carla"}, {"ms_failed"}),
+        ({"q": "carla"}, set()),
+        ({"q": "carla@"}, {"ms_failed"}),
         (
             {"q": "o", "status": "failed", "provider": MICROSOFT},
             {"ms_failed", "mixed_failed"},
