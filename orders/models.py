@@ -469,6 +469,39 @@ class Quote(models.Model):
         return f"Quote {self.fingerprint[:10]} ${self.due_now}"
 
 
+EVENT_LABELS = {
+    "created": "Draft created",
+    "revised": "Revised after rejection",
+    "reopened": "Reopened for editing",
+    "submitted": "Submitted for approval",
+    "auto_approved": "Approved automatically (workspace policy)",
+    "auto_approval_blocked": "Auto-approval blocked by the monthly budget",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "claimed": "Worker claimed the order",
+    "claim_released": "Nothing was sent; will try again",
+    "requote_drift": "Instantly's price or answer changed; nothing bought",
+    "place_request": "Order sent to Instantly",
+    "placed": "Placed at Instantly",
+    "failed": "Refused by Instantly",
+    "outcome_unknown": "Instantly's answer was lost",
+    "stranded": "Worker stopped during placement",
+    "reconcile_check": "Checked Instantly's lists",
+    "reconciled_placed": "Found at Instantly: placed",
+    "needs_attention": "Needs a person",
+    "marked_placed": "Marked placed by hand",
+    "resubmitted": "Re-submitted as a new attempt",
+    "provisioning": "Mailboxes being set up",
+    "ready": "Every mailbox ready",
+    "partially_cancelled": "Some mailboxes cancelled at Instantly",
+    "cancelled": "Cancelled",
+    "stuck": "No progress: flagged as stuck",
+    "cancel_request": "Cancellation sent to Instantly",
+    "cancel_failed": "Cancellation refused",
+    "mailboxes_cancelled": "Mailboxes cancelled",
+}
+
+
 class OrderEvent(models.Model):
     """Append-only audit row: every transition and every remote call that can spend money."""
 
@@ -491,6 +524,21 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.from_status}→{self.to_status}"
+
+    @property
+    def label(self) -> str:
+        return EVENT_LABELS.get(self.kind, self.kind.replace("_", " ").capitalize())
+
+    @property
+    def changes_status(self) -> bool:
+        return bool(self.to_status) and self.to_status != self.from_status
+
+    @property
+    def to_status_label(self) -> str:
+        try:
+            return str(OrderStatus(self.to_status).label)
+        except ValueError:
+            return self.to_status
 
 
 class CheckStatus(models.TextChoices):

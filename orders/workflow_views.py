@@ -444,7 +444,7 @@ def order_cancel(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     one cancel call → the result per mailbox."""
     order = _order(request, pk)
     form = CancelForm(request.POST or None, order=order)
-    context: dict[str, Any] = {"cancel_form": form, "preview": None, "outcome": None}
+    context: dict[str, Any] = {"cancel_form": form, "preview": None}
     if request.method == "POST" and form.is_valid():
         try:
             preview = cancellation.cancellation_preview(
@@ -476,20 +476,14 @@ def order_cancel(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
 def _cancelled(
     request: WorkspaceRequest, outcome: cancellation.CancelOutcome
 ) -> HttpResponse:
+    """The whole page changes (status, mailboxes, timeline): back to it, where the result per
+    mailbox is shown from the cancellation's event; htmx follows with a client redirect."""
     order = outcome.order
-    text = f"{outcome.cancelled} of {len(outcome.results)} mailboxes cancelled."
+    messages.success(
+        request, f"{outcome.cancelled} of {len(outcome.results)} mailboxes cancelled."
+    )
+    url = order.get_absolute_url()
     if not request.htmx:
-        messages.success(request, text)
-        return HttpResponseRedirect(order.get_absolute_url())
-    context = {
-        "order": order,
-        "wf": order_panel(order=order, membership=request.membership),
-        "outcome": outcome,
-        "outcome_words": [
-            (email, cancellation.RESULT_WORDS.get(result, result))
-            for email, result in outcome.results
-        ],
-        "notice": text,
-    }
-    response = render(request, "orders/order_detail.html#cancel-panel", context)
+        return HttpResponseRedirect(url)
+    response = HttpResponseClientRedirect(url)
     return trigger_client_event(response, "orderCancelled", {"id": order.pk})
