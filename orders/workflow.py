@@ -105,10 +105,6 @@ def place_max_tries() -> int:
     return _setting("DFY_PLACE_MAX_TRIES", 5)
 
 
-def stuck_after() -> timedelta:
-    return timedelta(hours=_setting("DFY_STUCK_AFTER_HOURS", 72))
-
-
 class WorkflowError(Exception):
     """A workflow step that cannot be done now; the message is for the user."""
 
@@ -861,7 +857,9 @@ def order_reconcile(*, order: Order, client: InstantlyClient | None = None) -> O
 
     Everything found created since the attempt began → `placed`; otherwise the check is
     counted, and after `DFY_RECONCILE_MAX_CHECKS` checks → `needs_attention` with the evidence.
-    Transient read errors propagate (the task retries them); other statuses are left alone.
+    Transient read errors propagate (the task retries them). A refused read (key revoked,
+    no plan, no key) counts as a check that found nothing, so a person is asked in time.
+    Other statuses are left alone.
     """
     attempt = order.submission_attempt_id
     if (
@@ -872,12 +870,23 @@ def order_reconcile(*, order: Order, client: InstantlyClient | None = None) -> O
         return order
     endpoint, wanted = _wanted(order)
     since = order.attempt_started_at - timedelta(seconds=reconcile_clock_skew_seconds())
-    if client is None:
-        with services.instantly_client_for(workspace=order.workspace) as built:
-            found = _found_since(built, endpoint, wanted, since)
-    else:
-        found = _found_since(client, endpoint, wanted, since)
-    return _reconcile_record(order, attempt, endpoint, wanted, found, since)
+    found: set[str] = set()
+    error = ""
+    try:
+        if client is None:
+            with services.instantly_client_for(workspace=order.workspace) as built:
+                found = _found_since(built, endpoint, wanted, since)
+        else:
+            found = _found_since(client, endpoint, wanted, since)
+    except InstantlyTransientError:
+        raise
+    except (
+        InstantlyError,
+        services.InstantlyKeyMissing,
+        crypto.SecretUnreadable,
+    ) as exc:
+        error = f"Instantly's lists could not be read: {exc}"
+    return _reconcile_record(order, attempt, endpoint, wanted, found, since, error)
 
 
 @transaction.atomic
@@ -888,6 +897,7 @@ def _reconcile_record(
     wanted: set[str],
     found: set[str],
     since: datetime,
+    error: str = "",
 ) -> Order:
     locked = _locked_attempt(order, attempt, [OrderStatus.UNKNOWN])
     if locked is None:
@@ -895,7 +905,7 @@ def _reconcile_record(
         return order
     now = timezone.now()
     checks = locked.reconcile_checks + 1
-    evidence = {
+    evidence: dict[str, Any] = {
         "endpoint": endpoint,
         "checks": checks,
         "since": since.isoformat(),
@@ -903,6 +913,8 @@ def _reconcile_record(
         "found": sorted(found),
         "missing": sorted(wanted - found),
     }
+    if error:
+        evidence["error"] = error
     locked.reconcile_checks = checks
     locked.reconcile_evidence = evidence
     locked.last_reconciled_at = now
@@ -944,6 +956,8 @@ def _reconcile_record(
             f"after {checks} checks. The order may or may not exist: look at Instantly's "
             "billing page, then mark it placed or re-submit it."
         )
+        if error:
+            reason = f"{error}. {reason}"
         order_event_record(
             order=locked,
             by=None,

@@ -396,3 +396,27 @@ def test_extra_accounts_are_reconciled_by_their_mailboxes(
     }
     assert DfyAccount.objects.count() == 2
     assert remote.real_posts() == 2
+
+
+def test_a_revoked_key_during_reconciliation_still_ends_with_a_person(
+    approved, remote, workspace, settings, queue, django_capture_on_commit_callbacks
+):
+    settings.DFY_RECONCILE_MAX_CHECKS = 2
+    client = services.instantly_client_for(
+        workspace=workspace, transport=TimeoutAfterSend(in_process_transport())
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.order_place(order=approved, client=client)
+    queue.sent.clear()
+    remote.sandbox.keys.update(revoked_at=timezone.now())
+
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.reconcile_order_task(order_id=approved.pk)
+
+    approved.refresh_from_db()
+    assert approved.status == OrderStatus.NEEDS_ATTENTION
+    assert approved.attention_reason.startswith(
+        "Instantly's lists could not be read: 401"
+    )
+    assert remote.real_posts() == 1
