@@ -403,12 +403,13 @@ def _px(value: Decimal) -> Decimal:
 
 
 def nice_ceiling(value: Decimal) -> Decimal:
-    """The smallest 1, 2, 2.5 or 5 x 10^n at or above `value` (axis maximum)."""
+    """The smallest round number at or above `value` whose quarters are round too (the axis
+    has four steps): 1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6 or 8 x 10^n."""
     if value <= 0:
         return Decimal("100")
     magnitude = Decimal(10) ** (value.adjusted())
-    for step in (1, 2, Decimal("2.5"), 5, 10):
-        if value <= step * magnitude:
+    for step in ("1", "1.2", "1.6", "2", "2.4", "3", "4", "5", "6", "8"):
+        if value <= Decimal(step) * magnitude:
             return Decimal(step) * magnitude
     return 10 * magnitude
 
@@ -503,7 +504,7 @@ def spend_chart(months: list[MonthSpend]) -> BarChart:
 def mailbox_chart(rows: list[ProviderMailboxes]) -> BarChart:
     """Horizontal stacked bars per provider: ready, then still provisioning."""
     width, row_height = 600, 34
-    left, right, top = 96, width - 8, 6
+    left, right, top = 96, width - 24, 6  # room for the last axis label
     height = top + row_height * len(rows) + 24
     peak = nice_ceiling(Decimal(max((r.total for r in rows), default=0)))
     scale = Decimal(right - left) / peak

@@ -350,4 +350,6 @@ def test_nice_ceiling_rounds_up_to_a_readable_axis():
     assert spend.nice_ceiling(Decimal("0")) == Decimal("100")
     assert spend.nice_ceiling(Decimal("4231.5")) == Decimal("5000")
     assert spend.nice_ceiling(Decimal("180")) == Decimal("200")
-    assert spend.nice_ceiling(Decimal("2100")) == Decimal("2500")
+    assert spend.nice_ceiling(Decimal("1119")) == Decimal("1200")
+    assert spend.nice_ceiling(Decimal("2100")) == Decimal("2400")
+    assert spend.nice_ceiling(Decimal("9000")) == Decimal("10000")
