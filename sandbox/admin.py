@@ -181,12 +181,19 @@ _M = TypeVar("_M", bound=Model)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[_M]):
-    """Rows the API writes; staff look, the API stays the only writer."""
+    """Rows the API writes; staff look, the API stays the only writer. Not deletable either,
+    as in the portal's admin: charges are money, and the request log is the record the
+    "exactly one real order POST" checks count."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(
+        self, request: HttpRequest, obj: _M | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
         self, request: HttpRequest, obj: _M | None = None
     ) -> bool:
         return False

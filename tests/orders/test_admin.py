@@ -450,3 +450,19 @@ def test_staff_member_of_no_workspace_sees_every_workspace_in_admin(
     assert "Acme" in html
     assert "Globex" in html
     assert Workspace.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "model_name", ["charge", "requestlog", "domainorder", "dfyaccount"]
+)
+def test_sandbox_records_are_read_only_like_the_portals(rf, admin_user, model_name):
+    from django.apps import apps
+
+    request = rf.get("/")
+    request.user = admin_user
+    model_admin = admin.site._registry[apps.get_model("sandbox", model_name)]
+
+    assert model_admin.has_view_permission(request)
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request)
+    assert not model_admin.has_delete_permission(request)
