@@ -296,3 +296,41 @@ def test_failed_order_shows_the_refusal_in_plain_words(
     assert 'id="refusal"' in page
     assert "the payment did not go through: the card was declined" in page
     assert "Re-submit as a new attempt" in page
+
+
+def test_nav_count_plain_request_is_the_link_alone(lead_client, pending, workspace):
+    response = lead_client.get(reverse("orders:approvals_count", args=[workspace.slug]))
+
+    assert response.status_code == 200
+    assert "<html" not in response.content.decode()
+    assert "Approvals (1)" in response.content.decode()
+
+
+def test_reject_over_htmx_swaps_the_card(lead_client, pending, workspace):
+    response = lead_client.post(
+        reverse("orders:reject", args=[workspace.slug, pending.pk]),
+        {"comment": "Not this quarter"},
+        headers=HX,
+    )
+
+    html = response.content.decode()
+    assert html.strip().startswith(f'<section class="card" id="approval-{pending.pk}"')
+    assert "Decided by leo: “Not this quarter”" in html
+    assert json.loads(response["HX-Trigger"]) == {"orderDecided": {"id": pending.pk}}
+
+
+def test_resolve_plain_resubmits_and_redirects(
+    lead_client, approved, workspace, ws_admin, queue
+):
+    Order.objects.filter(pk=approved.pk).update(status=OrderStatus.FAILED)
+
+    response = lead_client.post(
+        reverse("orders:resolve", args=[workspace.slug, approved.pk]),
+        {"action": "resubmit", "comment": "card replaced"},
+        follow=True,
+    )
+
+    approved.refresh_from_db()
+    assert response.redirect_chain == [(approved.get_absolute_url(), 302)]
+    assert "Re-submitted as a new attempt" in response.content.decode()
+    assert approved.status == OrderStatus.APPROVED
