@@ -86,7 +86,7 @@ def reconcile_max_checks() -> int:
 
 def submitting_stale_seconds() -> int:
     """A claim older than this without an outcome was stranded by a crash. It must exceed the
-    re-quote and the POST together (two client deadlines)."""
+    place task's hard time limit (180 s), which bounds the re-quote and the POST together."""
     return _setting("DFY_SUBMITTING_STALE_SECONDS", 300)
 
 
