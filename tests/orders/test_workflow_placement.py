@@ -420,3 +420,26 @@ def test_a_revoked_key_during_reconciliation_still_ends_with_a_person(
         "Instantly's lists could not be read: 401"
     )
     assert remote.real_posts() == 1
+
+
+def test_the_real_order_is_placed_from_one_site_only():
+    """Besides the client's own definition, one call site spends money: the claimed placement."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sites = []
+    for path in sorted((root / "orders").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef):
+                continue
+            for node in ast.walk(func):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "place_order"
+                ):
+                    sites.append((path.relative_to(root).as_posix(), func.name))
+
+    assert sites == [("orders/workflow.py", "_place_claimed")]
