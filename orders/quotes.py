@@ -50,7 +50,9 @@ def quote_for_order(
     fingerprint. Raises QuoteUnavailable for remote trouble; never spends money.
     """
     if reuse_seconds is None:
-        reuse_seconds = int(getattr(settings, "DFY_QUOTE_REUSE_SECONDS", QUOTE_REUSE_SECONDS))
+        reuse_seconds = int(
+            getattr(settings, "DFY_QUOTE_REUSE_SECONDS", QUOTE_REUSE_SECONDS)
+        )
     payload = order_payload(order)
     if not payload["items"]:
         raise QuoteUnavailable("Add a domain to get a quote.", retry=False)
