@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from orders.models import Workspace
+from orders.notifications import webhook_url_problem
 
 
 class InstantlyKeyForm(forms.Form):
@@ -36,6 +37,13 @@ class WorkspaceSettingsForm(forms.ModelForm[Workspace]):
         assume_scheme="https",
         help_text="Receives the same events as the emails, as JSON.",
     )
+
+    def clean_webhook_url(self) -> str:
+        url: str = self.cleaned_data["webhook_url"]
+        problem = webhook_url_problem(url) if url else None
+        if problem:
+            raise forms.ValidationError(problem)
+        return url
 
     class Meta:
         model = Workspace

@@ -434,6 +434,9 @@ class Mailbox(models.Model):
     # Duplicate prefixes are allowed in a draft for the same reason as duplicate domains.
     class Meta:
         ordering = ["position", "pk"]
+        # The dashboard counts mailboxes by status per order; with this the count reads the
+        # index only, not 200,000 rows.
+        indexes = [models.Index(fields=["item", "status"], name="mailbox_item_status")]
 
     def __str__(self) -> str:
         return self.email

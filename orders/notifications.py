@@ -9,10 +9,12 @@ password, no raw Instantly answer.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -203,9 +205,39 @@ def webhook_payload(
     }
 
 
+def webhook_url_problem(url: str) -> str | None:
+    """Why the portal will not post to `url`, or None. Webhooks leave the portal's network, so
+    they must be https and must not name this machine or a private address by IP or name."""
+    parsed = urlsplit(url)
+    if parsed.scheme != "https":
+        return "The webhook URL must start with https://."
+    host = (parsed.hostname or "").rstrip(".").lower()
+    if (
+        not host
+        or host == "localhost"
+        or host.endswith((".localhost", ".local", ".internal"))
+    ):
+        return "The webhook URL must name a public host, not this machine or a local network."
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if not address.is_global:
+        return (
+            "The webhook URL must not point to a private, loopback or reserved address."
+        )
+    return None
+
+
 def _webhook(order: Order, event: str, context: dict[str, Any]) -> None:
     url = order.workspace.webhook_url
     if not url:
+        return
+    problem = webhook_url_problem(url)
+    if problem:
+        logger.warning(
+            "webhook for order %s (%s) not sent: %s", order.pk, event, problem
+        )
         return
     body = json.dumps(webhook_payload(order, event, context), cls=DjangoJSONEncoder)
     timeout = float(getattr(settings, "DFY_WEBHOOK_TIMEOUT_SECONDS", 3))

@@ -165,3 +165,40 @@ def test_notifications_wait_for_the_commit(
 
     assert mail.outbox == []
     assert len(callbacks) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://hooks.example.com/dfy", True),
+        ("http://hooks.example.com/dfy", False),
+        ("https://localhost/dfy", False),
+        ("https://127.0.0.1/dfy", False),
+        ("https://10.1.2.3/dfy", False),
+        ("https://[::1]/dfy", False),
+        ("https://169.254.169.254/latest/meta-data", False),
+        ("https://printer.local/hook", False),
+        ("https://8.8.8.8/hook", True),
+    ],
+)
+def test_webhook_urls_must_be_public_https(url, allowed):
+    from orders.notifications import webhook_url_problem
+
+    assert (webhook_url_problem(url) is None) is allowed
+
+
+def test_workspace_settings_refuse_a_private_webhook_with_the_field_named(
+    client, workspace, ws_admin
+):
+    from django.urls import reverse
+
+    client.force_login(ws_admin)
+
+    response = client.post(
+        reverse("orders:settings", args=[workspace.slug]),
+        {"ws-approval_policy": "always", "ws-webhook_url": "https://192.168.0.10/hook"},
+    )
+
+    workspace.refresh_from_db()
+    assert "must not point to a private" in response.content.decode()
+    assert workspace.webhook_url == ""
