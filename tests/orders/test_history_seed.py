@@ -98,8 +98,11 @@ def test_generated_history_is_consistent_by_status(workspace, operator, lead):
         assert set(
             Mailbox.objects.filter(item__order=order).values_list("status", flat=True)
         ) == {"ready"}
-    for order in orders.filter(status__in=["draft", "pending_approval", "rejected"]):
+    for order in orders.filter(status="draft"):
         assert order.approved_quote is None
+    # Submitting freezes the quote, as the portal does: a waiting request shows what it costs.
+    for order in orders.filter(status__in=["pending_approval", "rejected"]):
+        assert order.approved_quote is not None
         assert order.placed_at is None
     assert not orders.filter(status="rejected", approver__isnull=False).exists()
     assert all(

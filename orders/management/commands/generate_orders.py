@@ -651,7 +651,9 @@ class _Generator:
         Quote.objects.bulk_create(quotes, batch_size=BULK_BATCH)
         approved = []
         for order, quote in zip(orders, quotes, strict=True):
-            if order.status in APPROVED:
+            # Submitting freezes the quote (drafts.order_submit), so every order past draft has
+            # one: a lead opening a waiting request sees what they are asked to approve.
+            if order.status in SUBMITTED:
                 order.approved_quote = quote
                 approved.append(order)
         Order.objects.bulk_update(approved, ["approved_quote"], batch_size=BULK_BATCH)
