@@ -37,7 +37,7 @@ def dashboard(request: WorkspaceRequest, slug: str) -> HttpResponse:
         "spend_chart": spend.spend_chart(figures.months),
         "mailbox_chart": spend.mailbox_chart(figures.mailboxes),
         "recent_orders": Order.objects.in_workspace(request.workspace).select_related(
-            "requester"
+            "requester", "workspace"
         )[:10],
         "key": InstantlyKey.objects.filter(workspace=request.workspace).first(),
     }
