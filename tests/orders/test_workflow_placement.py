@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from orders import services, tasks, workflow
 from orders.models import Order, OrderStatus
+from orders.workflow import placement
 from sandbox.models import DfyAccount, DomainOrder
 from sandbox.switches import switches_set
 from sandbox.testing import in_process_transport
@@ -212,7 +213,7 @@ def test_worker_killed_after_the_post_is_reconciled_to_placed(
         raise WorkerKilled
 
     with monkeypatch.context() as patched:
-        patched.setattr(workflow, "_record_placed", killed)
+        patched.setattr(placement, "_record_placed", killed)
         with pytest.raises(WorkerKilled):
             tasks.place_order_task(order_id=approved.pk)
     approved.refresh_from_db()
@@ -442,4 +443,4 @@ def test_the_real_order_is_placed_from_one_site_only():
                 ):
                     sites.append((path.relative_to(root).as_posix(), func.name))
 
-    assert sites == [("orders/workflow.py", "_place_claimed")]
+    assert sites == [("orders/workflow/placement.py", "_place_claimed")]

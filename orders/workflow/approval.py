@@ -1,0 +1,321 @@
+"""Approval: who may approve what, the workspace policy and its monthly budget."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from orders import notifications, tasks
+from orders.drafts import order_event_record
+from orders.models import (
+    AWAITING_DECISION_STATUSES,
+    ApprovalPolicy,
+    Membership,
+    Order,
+    OrderStatus,
+    Role,
+    Workspace,
+)
+from orders.quotes import cents
+from orders.workflow.common import (
+    ZERO,
+    ApprovalRefused,
+    WorkflowError,
+    _lock,
+    _membership,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# --- Budget and approval checks -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """The workspace's monthly budget against the recurring cost of active orders plus one."""
+
+    budget: Decimal | None
+    committed: Decimal
+    this_order: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.committed + self.this_order
+
+    @property
+    def exceeded(self) -> bool:
+        return self.budget is not None and self.total > self.budget
+
+    @property
+    def remaining(self) -> Decimal | None:
+        return None if self.budget is None else self.budget - self.committed
+
+    def summary(self) -> str:
+        sums = (
+            f"${self.committed:,.2f}/month already committed + ${self.this_order:,.2f}/month "
+            f"for this order = ${self.total:,.2f}/month"
+        )
+        if self.budget is None:
+            return f"{sums}; no monthly budget is set."
+        verdict = "over" if self.exceeded else "within"
+        return f"{sums}, {verdict} the monthly budget of ${self.budget:,.2f}."
+
+    def as_detail(self) -> dict[str, str | None]:
+        return {
+            "budget": None if self.budget is None else str(self.budget),
+            "committed": str(self.committed),
+            "this_order": str(self.this_order),
+            "total": str(self.total),
+        }
+
+
+def committed_monthly_spend(
+    *, workspace: Workspace, exclude: Order | None = None
+) -> Decimal:
+    """Recurring monthly cost of the workspace's active orders, from their approved quotes.
+
+    Partially cancelled orders count in full: conservative, since Instantly's per-domain prices
+    (Microsoft) make a per-mailbox share wrong."""
+    rows = Order.objects.in_workspace(workspace).committed_spend()
+    if exclude is not None:
+        rows = rows.exclude(pk=exclude.pk)
+    total = rows.aggregate(total=Coalesce(Sum("approved_quote__per_month"), ZERO))[
+        "total"
+    ]
+    return cents(Decimal(total))
+
+
+def budget_check(*, order: Order, committed: Decimal | None = None) -> BudgetCheck:
+    quote = order.approved_quote
+    if committed is None:
+        committed = committed_monthly_spend(workspace=order.workspace, exclude=order)
+    return BudgetCheck(
+        budget=order.workspace.monthly_budget,
+        committed=committed,
+        this_order=quote.per_month if quote is not None else ZERO,
+    )
+
+
+@dataclass(frozen=True)
+class ApprovalCheck:
+    allowed: bool
+    reasons: tuple[str, ...]
+    budget: BudgetCheck
+
+
+def approval_check(
+    *,
+    order: Order,
+    membership: Membership | None,
+    committed: Decimal | None = None,
+) -> ApprovalCheck:
+    """May this member approve this order now? Every reason against it, in plain words."""
+    budget = budget_check(order=order, committed=committed)
+    reasons: list[str] = []
+    quote = order.approved_quote
+    if order.status not in AWAITING_DECISION_STATUSES:
+        reasons.append(
+            f"This order is {order.get_status_display().lower()}, not waiting for approval."
+        )
+    if membership is None or not membership.is_lead:
+        reasons.append("Only a lead or a workspace admin can approve orders.")
+    elif (
+        order.requester_id == membership.user_id
+        and not order.workspace.allow_self_approval
+    ):
+        reasons.append(
+            "Four-eyes rule: you cannot approve your own order; another lead must."
+        )
+    if quote is None:
+        reasons.append("There is no quote to approve.")
+    else:
+        if not quote.is_valid:
+            reasons.append(
+                "Instantly's latest simulation refuses this order; it must be edited first."
+            )
+        if (
+            membership is not None
+            and membership.is_lead
+            and not membership.may_approve_amount(quote.due_now)
+        ):
+            reasons.append(
+                f"${quote.due_now:,.2f} is above your approval limit of "
+                f"${membership.approval_limit:,.2f}."
+            )
+    if budget.exceeded:
+        reasons.append(f"Over budget: {budget.summary()}")
+    return ApprovalCheck(allowed=not reasons, reasons=tuple(reasons), budget=budget)
+
+
+# --- Approval ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_approve(
+    *, order: Order, by: User, comment: str = "", quote_id: int | None = None
+) -> Order:
+    """Approve the frozen quote and enqueue placement on commit.
+
+    Raises ApprovalRefused (role, four-eyes, limit, budget, invalid quote) or WorkflowError
+    when `quote_id` (the quote the approver saw) is no longer the order's quote.
+    """
+    locked = _lock(order)
+    check = approval_check(order=locked, membership=_membership(by, locked.workspace))
+    if not check.allowed:
+        raise ApprovalRefused(" ".join(check.reasons))
+    if quote_id is not None and quote_id != locked.approved_quote_id:
+        raise WorkflowError(
+            "The quote changed since this page was loaded; check the new price and approve again."
+        )
+    return _approve(
+        locked,
+        by=by,
+        comment=comment.strip(),
+        kind="approved",
+        budget=check.budget,
+    )
+
+
+def _approve(
+    locked: Order,
+    *,
+    by: User | None,
+    comment: str,
+    kind: str,
+    budget: BudgetCheck,
+) -> Order:
+    quote = locked.approved_quote
+    if quote is None:
+        raise WorkflowError("There is no quote to approve.")
+    now = timezone.now()
+    order_event_record(
+        order=locked,
+        by=by,
+        kind=kind,
+        from_status=locked.status,
+        to_status=OrderStatus.APPROVED,
+        quote_id=quote.pk,
+        due_now=str(quote.due_now),
+        per_month=str(quote.per_month),
+        fingerprint=quote.fingerprint,
+        comment=comment,
+        budget=budget.as_detail(),
+    )
+    locked.status = OrderStatus.APPROVED
+    locked.approver = by
+    locked.decided_by = by
+    locked.decided_at = now
+    locked.decision_comment = comment
+    locked.drift = {}
+    locked.placement_tries = 0
+    locked.save(
+        update_fields=[
+            "status",
+            "approver",
+            "decided_by",
+            "decided_at",
+            "decision_comment",
+            "drift",
+            "placement_tries",
+            "updated_at",
+        ]
+    )
+    tasks.place_order_task.delay_on_commit(order_id=locked.pk)
+    notifications.order_notify(order=locked, event="approved")
+    return locked
+
+
+@transaction.atomic
+def order_reject(*, order: Order, by: User, comment: str) -> Order:
+    """Send the request back to its requester with the reason; they may revise and resubmit."""
+    comment = comment.strip()
+    if not comment:
+        raise WorkflowError(
+            "Say why the order is rejected; the requester will read it."
+        )
+    locked = _lock(order)
+    membership = _membership(by, locked.workspace)
+    if membership is None or not membership.is_lead:
+        raise ApprovalRefused("Only a lead or a workspace admin can reject orders.")
+    if locked.status not in AWAITING_DECISION_STATUSES:
+        raise WorkflowError(
+            f"This order is {locked.get_status_display().lower()}, not waiting for approval."
+        )
+    order_event_record(
+        order=locked,
+        by=by,
+        kind="rejected",
+        from_status=locked.status,
+        to_status=OrderStatus.REJECTED,
+        comment=comment,
+    )
+    locked.status = OrderStatus.REJECTED
+    locked.decided_by = by
+    locked.decided_at = timezone.now()
+    locked.decision_comment = comment
+    locked.save(
+        update_fields=[
+            "status",
+            "decided_by",
+            "decided_at",
+            "decision_comment",
+            "updated_at",
+        ]
+    )
+    notifications.order_notify(order=locked, event="rejected")
+    return locked
+
+
+def order_policy_apply(*, order: Order, by: User) -> Order:
+    """Right after submission (inside its transaction, `order` locked and pending approval):
+    auto-approve when the workspace policy needs no approval for this amount and the budget
+    allows it; otherwise tell the approvers a request waits."""
+    workspace = Workspace.objects.select_for_update().get(pk=order.workspace_id)
+    order.workspace = workspace
+    quote = order.approved_quote
+    if quote is None:
+        raise WorkflowError("A submitted order needs its quote.")
+    policy = workspace.approval_policy
+    needs_person = policy == ApprovalPolicy.ALWAYS or (
+        policy == ApprovalPolicy.ABOVE_AMOUNT
+        and (
+            workspace.approval_threshold is None
+            or quote.due_now > workspace.approval_threshold
+        )
+    )
+    if not needs_person:
+        budget = budget_check(order=order)
+        if not budget.exceeded:
+            return _approve(
+                order,
+                by=None,
+                comment=f"Auto-approved: {ApprovalPolicy(policy).label.lower()}.",
+                kind="auto_approved",
+                budget=budget,
+            )
+        order_event_record(
+            order=order,
+            by=by,
+            kind="auto_approval_blocked",
+            from_status=order.status,
+            to_status=order.status,
+            reason=f"Over budget: {budget.summary()}",
+            budget=budget.as_detail(),
+        )
+    notifications.order_notify(order=order, event="approval_requested")
+    return order
+
+
+def pending_approvals_for(*, membership: Membership | None) -> int:
+    """The navigation's count: requests waiting in the member's workspace (leads only)."""
+    if membership is None or not membership.has_role(Role.LEAD):
+        return 0
+    return Order.objects.in_workspace(membership.workspace).awaiting_decision().count()

@@ -1,0 +1,90 @@
+"""Shared pieces of the money path: its settings, errors and the one way to lock an order."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from orders.models import (
+    Membership,
+    Order,
+    OrderStatus,
+    Workspace,
+)
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+# Rows the sweeper handles per run and state; the rest waits for the next beat.
+SWEEP_BATCH_SIZE = 200
+RESOLVABLE = frozenset({OrderStatus.NEEDS_ATTENTION, OrderStatus.FAILED})
+# Lists of the order answer that name what Instantly refused, shown as they came.
+REFUSAL_LISTS = (
+    "unavailable_domains",
+    "blacklist_domains",
+    "blacklist_keywords",
+    "invalid_domains",
+    "invalid_forwarding_domains",
+    "missing_domain_orders",
+    "provider_mismatch_domains",
+    "unsupported_provider_domains",
+    "unavailable_email_providers",
+    "domains_without_accounts",
+)
+
+
+def _setting(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def reconcile_max_checks() -> int:
+    """List-endpoint checks of an unknown outcome before a person is asked."""
+    return _setting("DFY_RECONCILE_MAX_CHECKS", 6)
+
+
+def submitting_stale_seconds() -> int:
+    """A claim older than this without an outcome was stranded by a crash. It must exceed the
+    place task's hard time limit (180 s), which bounds the re-quote and the POST together."""
+    return _setting("DFY_SUBMITTING_STALE_SECONDS", 300)
+
+
+def approved_stale_seconds() -> int:
+    """An approved order untouched this long lost its task message: the sweeper re-enqueues."""
+    return _setting("DFY_APPROVED_STALE_SECONDS", 120)
+
+
+def reconcile_clock_skew_seconds() -> int:
+    """Tolerance between our clock and Instantly's when matching "created after the attempt"."""
+    return _setting("DFY_RECONCILE_CLOCK_SKEW_SECONDS", 300)
+
+
+def place_max_tries() -> int:
+    """Claims given back (nothing sent: 429, unreachable) before a person is asked."""
+    return _setting("DFY_PLACE_MAX_TRIES", 5)
+
+
+class WorkflowError(Exception):
+    """A workflow step that cannot be done now; the message is for the user."""
+
+
+class ApprovalRefused(WorkflowError):
+    """The person may not approve this order (role, four-eyes, limit, budget, quote)."""
+
+
+def _membership(user: User, workspace: Workspace) -> Membership | None:
+    return Membership.objects.filter(user=user, workspace=workspace).first()
+
+
+def _lock(order: Order) -> Order:
+    """The order row locked, then its workspace row: always in this order, so two approvals
+    in one workspace serialize (the budget sees every committed order) without deadlocks."""
+    locked = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("approved_quote")
+        .get(pk=order.pk)
+    )
+    locked.workspace = Workspace.objects.select_for_update().get(pk=locked.workspace_id)
+    return locked
