@@ -315,6 +315,23 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 DFY_SWEEP_INTERVAL = env_int("DFY_SWEEP_INTERVAL", 60)
 DFY_POLL_INTERVAL = env_int("DFY_POLL_INTERVAL", 60)
 
+# --- The money path (orders/workflow) ------------------------------------------------------
+# Reads of the list endpoints before an unknown outcome goes to a person.
+DFY_RECONCILE_MAX_CHECKS = env_int("DFY_RECONCILE_MAX_CHECKS", 6)
+# A claim older than this is treated as a crashed worker (above the place task's time limit).
+DFY_SUBMITTING_STALE_SECONDS = env_int("DFY_SUBMITTING_STALE_SECONDS", 300)
+# An approved order untouched this long lost its message; the sweeper re-enqueues it.
+DFY_APPROVED_STALE_SECONDS = env_int("DFY_APPROVED_STALE_SECONDS", 120)
+# Tolerated clock difference with Instantly when matching created timestamps.
+DFY_RECONCILE_CLOCK_SKEW_SECONDS = env_int("DFY_RECONCILE_CLOCK_SKEW_SECONDS", 300)
+# Attempts that sent nothing (429, connection refused) before a person is asked.
+DFY_PLACE_MAX_TRIES = env_int("DFY_PLACE_MAX_TRIES", 5)
+DFY_STUCK_AFTER_HOURS = env_int("DFY_STUCK_AFTER_HOURS", 72)
+DFY_QUOTE_REUSE_SECONDS = env_int("DFY_QUOTE_REUSE_SECONDS", 120)
+# Absolute links in emails.
+DFY_SITE_URL = env_str("DFY_SITE_URL", "http://127.0.0.1:8000")
+DFY_WEBHOOK_TIMEOUT_SECONDS = env_int("DFY_WEBHOOK_TIMEOUT_SECONDS", 3)
+
 # --- Instantly ----------------------------------------------------------------------------
 INSTANTLY_LIVE_BASE_URL = env_str(
     "INSTANTLY_LIVE_BASE_URL", "https://api.instantly.ai/api/v2"
