@@ -34,7 +34,7 @@ fmt: $(STAMP)
 	git ls-files -z -- 'templates/*.html' | xargs -0 $(BIN)/djade --target-version 5.2
 
 bench: $(STAMP)
-	DJANGO_DEBUG=true $(BIN)/python -m bench
+	DJANGO_DEBUG=true DJANGO_LOG_LEVEL=WARNING $(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) var
