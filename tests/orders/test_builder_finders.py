@@ -261,6 +261,11 @@ def test_csv_with_problems_lists_each_line_and_applies_nothing(operator_client, 
     assert list(Mailbox.objects.values_list("email_prefix", flat=True)) == ["jane"]
 
 
+# Session, user, membership, order, items and mailboxes (form), newest quote, items and
+# mailboxes (its fingerprint), latest check, the switcher's memberships, the requester.
+PAGE_QUERIES = 12
+
+
 def builder_queries(client, order, domains):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -291,6 +296,7 @@ def test_builder_requests_query_count_does_not_grow_with_domains(
 
     # The autosave count includes the in-process sandbox answering the simulation.
     assert one == twelve
+    assert one[1] == PAGE_QUERIES
 
 
 def test_reloading_the_builder_shows_the_check_and_keeps_polling(
@@ -307,3 +313,24 @@ def test_reloading_the_builder_shows_the_check_and_keeps_polling(
     assert "0 of 2" in html
     assert 'hx-trigger="every 1s"' in html
     assert "fresh-mail.com" in html
+
+
+def test_plain_branches_of_the_finders_answer_without_javascript(
+    operator_client, draft, remote, workspace
+):
+    from orders.models import RemoteDomain
+
+    RemoteDomain.objects.create(workspace=workspace, domain="ours.com", provider=1)
+
+    check = operator_client.post(url("check", draft), {"domains": "fresh-mail.com"})
+    quote = operator_client.post(url("quote", draft))
+    stock = operator_client.get(url("prewarmed", draft), {"ext": ["com"]})
+    owned = operator_client.get(url("owned", draft))
+
+    assert check.status_code == 302
+    assert check["Location"] == build_url(draft)
+    assert quote.status_code == 302
+    assert "<html" in stock.content.decode()
+    assert 'id="prewarmed"' in stock.content.decode()
+    assert "<html" in owned.content.decode()
+    assert 'value="ours.com|1"' in owned.content.decode()
