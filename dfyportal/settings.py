@@ -235,6 +235,9 @@ CSRF_COOKIE_HTTPONLY = (
     True  # htmx gets the token from hx-headers on <body>, not the cookie
 )
 SESSION_COOKIE_HTTPONLY = True
+# Sessions are read from the cache (Redis in production) and written through to the database,
+# so a request costs no session query while a restart loses no log-in.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # Staged HSTS: start small in production and raise DJANGO_HSTS_SECONDS once HTTPS is proven.
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
