@@ -57,10 +57,9 @@ def django_setup() -> None:
 def scratch_database() -> Iterator[None]:
     """A fresh test database (SQLite in memory, or test_<name> on PostgreSQL when DATABASE_URL
     is set), migrated, and destroyed afterwards; the same machinery pytest-django uses."""
-    from django.test.utils import setup_databases, teardown_databases
-
     from django.conf import settings
     from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
 
     # Measured as deployed: no query log, no template debug information.
     settings.DEBUG = False
