@@ -261,9 +261,10 @@ def test_csv_with_problems_lists_each_line_and_applies_nothing(operator_client, 
     assert list(Mailbox.objects.values_list("email_prefix", flat=True)) == ["jane"]
 
 
-# Session, user, membership, order, items and mailboxes (form), newest quote, items and
-# mailboxes (its fingerprint), latest check, the switcher's memberships, the requester.
-PAGE_QUERIES = 12
+# User, membership, order, items and mailboxes (form), newest quote, items and mailboxes (its
+# fingerprint), latest check, the switcher's memberships, the requester; the session comes
+# from the cache.
+PAGE_QUERIES = 11
 
 
 def builder_queries(client, order, domains):
