@@ -232,7 +232,6 @@ def order_owned(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     context = {
         "order": order,
         "finder": "owned",
-        "refreshing": request.method == "POST",
         "items": drafts.draft_items(order),
         **finders.owned_domains(workspace=request.workspace),
     }

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from orders import instantly, services
+from orders import instantly, mirror, services
 from orders.domains import CHECK_BATCH_SIZE, chunked, domain_problem
 from orders.models import (
     CheckStatus,
@@ -258,18 +258,13 @@ def owned_domains(*, workspace: Workspace) -> dict[str, Any]:
                 else "Microsoft domains cannot take extra mailboxes through the API.",
             }
         )
-    last_seen = (
-        RemoteDomain.objects.filter(workspace=workspace)
-        .order_by("-seen_at")
-        .values_list("seen_at", flat=True)
-        .first()
-    )
-    return {"owned": rows, "last_seen": last_seen}
+    state = mirror.refresh_state(workspace=workspace)
+    return {"owned": rows, "last_seen": state.done_at, "refreshing": state.running}
 
 
 def owned_refresh_start(*, workspace: Workspace) -> None:
+    """Ask the worker to re-read the workspace's domains; the panel polls until it is done."""
     from orders.tasks import refresh_remote_mirror_task
 
-    transaction.on_commit(
-        lambda: refresh_remote_mirror_task.delay(workspace_id=workspace.pk)
-    )
+    mirror.refresh_requested(workspace=workspace)
+    refresh_remote_mirror_task.delay_on_commit(workspace_id=workspace.pk)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
 from typing import TypeVar
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from orders import instantly
@@ -20,8 +22,37 @@ from orders.models import RemoteAccount, RemoteDomain, Workspace
 # Rows per upsert statement: large enough to keep 20,000 mailboxes to a few dozen statements,
 # small enough to stay far below SQLite's 32,766 bound-parameter limit (12 columns a row).
 UPSERT_BATCH_SIZE = 500
+# How long the cache remembers a requested or finished refresh.
+REFRESH_STATE_SECONDS = 600
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RefreshState:
+    running: bool
+    done_at: datetime | None
+
+
+def _keys(workspace: Workspace) -> tuple[str, str]:
+    return f"mirror:{workspace.pk}:requested", f"mirror:{workspace.pk}:done"
+
+
+def refresh_requested(*, workspace: Workspace) -> None:
+    """Note that someone asked for a refresh (in the shared cache, so every process sees it)."""
+    cache.set(_keys(workspace)[0], timezone.now(), REFRESH_STATE_SECONDS)
+
+
+def refresh_state(*, workspace: Workspace) -> RefreshState:
+    """Running while the newest request is younger than the newest finished refresh; a request
+    older than the state's lifetime counts as finished, so a lost task cannot spin forever."""
+    requested_key, done_key = _keys(workspace)
+    found = cache.get_many([requested_key, done_key])
+    requested, done = found.get(requested_key), found.get(done_key)
+    return RefreshState(
+        running=requested is not None and (done is None or requested > done),
+        done_at=done,
+    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +148,7 @@ def remote_mirror_refresh(
             RemoteDomain.objects.filter(workspace=workspace, domain__in=part).update(
                 provider=provider
             )
+    cache.set(_keys(workspace)[1], timezone.now(), REFRESH_STATE_SECONDS)
     return MirrorResult(
         domains=domains, accounts=accounts, requests=client.request_count - before
     )

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
+import uuid
+
 from django.conf import settings
 from django.db import transaction
 
-from orders.models import InstantlyKey, Workspace
+from orders.models import InstantlyKey, OrderItem, Workspace
 from orders.services import instantly_key_save
-from sandbox.models import PreWarmedDomain, SandboxWorkspace, TakenDomain
+from sandbox.models import (
+    DfyAccount,
+    DomainOrder,
+    PreWarmedDomain,
+    SandboxWorkspace,
+    TakenDomain,
+)
 from sandbox.rules import Provider
 from sandbox.services import sandbox_key_create
 
@@ -58,3 +67,71 @@ def ensure_demo_key(workspace: Workspace) -> None:
         label="Sandbox",
         base_url=settings.INSTANTLY_SANDBOX_BASE_URL,
     )
+
+
+# Order states in which the domains and mailboxes exist at Instantly.
+_AT_INSTANTLY = {"placed", "provisioning", "ready", "partially_cancelled", "cancelled"}
+_DEMO_NAMESPACE = uuid.UUID("5d0f3c52-31a4-4c1e-9a43-0a6c3c8f1d2e")
+
+
+@transaction.atomic
+def mirror_demo_orders(workspace: Workspace) -> int:
+    """Make the sandbox hold what the seeded history says was bought, so the first fulfilment
+    poll finds the domains and mailboxes the demo shows (instead of flagging them stuck) and
+    extra mailboxes can be ordered on owned domains. Ids are derived from the names, so a
+    second run adds nothing. Returns the number of mailboxes mirrored."""
+    sandbox_workspace = SandboxWorkspace.objects.get(
+        external_ref=f"portal:{workspace.slug}"
+    )
+    items = (
+        OrderItem.objects.filter(
+            order__workspace=workspace, order__status__in=_AT_INSTANTLY
+        )
+        .select_related("order")
+        .prefetch_related("mailboxes")
+    )
+    # Domains already there (an earlier run, or bought for real by the demo's worker) stay
+    # as they are; their mailboxes came with them.
+    present = set(DomainOrder.objects.values_list("domain", flat=True))
+    domains: list[DomainOrder] = []
+    accounts: list[DfyAccount] = []
+    for item in items:
+        if item.domain in present:
+            continue
+        present.add(item.domain)
+        placed_at = item.order.placed_at or item.order.created_at
+        pre_warmed = item.order.order_type == "pre_warmed_up"
+        row = DomainOrder(
+            id=uuid.uuid5(_DEMO_NAMESPACE, item.domain),
+            workspace=sandbox_workspace,
+            domain=item.domain,
+            email_provider=item.provider,
+            forwarding_domain=item.forwarding_domain,
+            is_pre_warmed_up=pre_warmed,
+            timestamp_created=placed_at,
+            timestamp_cancelled=item.order.finished_at
+            if item.order.status == "cancelled"
+            else None,
+        )
+        domains.append(row)
+        for mailbox in item.mailboxes.all():
+            email = f"{mailbox.email_prefix}@{item.domain}"
+            accounts.append(
+                DfyAccount(
+                    id=uuid.uuid5(_DEMO_NAMESPACE, email),
+                    workspace=sandbox_workspace,
+                    order=row,
+                    domain=item.domain,
+                    email=email,
+                    email_provider=item.provider,
+                    first_name=mailbox.first_name,
+                    last_name=mailbox.last_name,
+                    is_pre_warmed_up=pre_warmed,
+                    password=secrets.token_urlsafe(12),
+                    timestamp_created=placed_at,
+                    timestamp_cancelled=mailbox.cancelled_at,
+                )
+            )
+    DomainOrder.objects.bulk_create(domains, ignore_conflicts=True, batch_size=500)
+    DfyAccount.objects.bulk_create(accounts, ignore_conflicts=True, batch_size=500)
+    return len(accounts)

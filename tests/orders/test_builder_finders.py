@@ -335,3 +335,26 @@ def test_plain_branches_of_the_finders_answer_without_javascript(
     assert 'id="prewarmed"' in stock.content.decode()
     assert "<html" in owned.content.decode()
     assert 'value="ours.com|1"' in owned.content.decode()
+
+
+def test_owned_refresh_polls_until_the_worker_has_read_the_lists(
+    operator_client, workspace, remote, django_capture_on_commit_callbacks, monkeypatch
+):
+    from orders import tasks
+
+    operator_client.post(reverse("orders:new", args=[workspace.slug]), {"order_type": "extra_accounts"})
+    order = Order.objects.get()
+    sent = []
+    monkeypatch.setattr(tasks.refresh_remote_mirror_task, "delay", lambda **kw: sent.append(kw))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = operator_client.post(url("owned", order), headers=HX).content.decode()
+    still = operator_client.get(url("owned", order), headers=HX).content.decode()
+    tasks.refresh_remote_mirror_task(**sent[0])
+    done = operator_client.get(url("owned", order), headers=HX).content.decode()
+
+    assert sent == [{"workspace_id": workspace.pk}]
+    assert "Refreshing" in asked
+    assert 'hx-trigger="load delay:2s"' in still
+    assert "Refreshing" not in done
+    assert "owns no domains at Instantly yet" in done

@@ -51,7 +51,16 @@ class Command(BaseCommand):
         self._seed_sandbox_key(workspace)
         # A year of orders so the history and the dashboard show something real.
         call_command("seed_history", workspace=workspace.slug, verbosity=0)
+        self._mirror_at_sandbox(workspace)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
+
+    def _mirror_at_sandbox(self, workspace: Workspace) -> None:
+        """What the history says was bought exists at the sandbox too."""
+        try:
+            from sandbox.demo import mirror_demo_orders
+        except ImportError:
+            return
+        mirror_demo_orders(workspace)
 
     def _seed_sandbox_key(self, workspace: Workspace) -> None:
         """Give the demo workspace a sandbox key once the sandbox can issue one."""
