@@ -342,10 +342,14 @@ def test_owned_refresh_polls_until_the_worker_has_read_the_lists(
 ):
     from orders import tasks
 
-    operator_client.post(reverse("orders:new", args=[workspace.slug]), {"order_type": "extra_accounts"})
+    operator_client.post(
+        reverse("orders:new", args=[workspace.slug]), {"order_type": "extra_accounts"}
+    )
     order = Order.objects.get()
     sent = []
-    monkeypatch.setattr(tasks.refresh_remote_mirror_task, "delay", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(
+        tasks.refresh_remote_mirror_task, "delay", lambda **kw: sent.append(kw)
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         asked = operator_client.post(url("owned", order), headers=HX).content.decode()

@@ -13,7 +13,14 @@ def test_demo_orders_bought_in_the_history_exist_at_the_sandbox_once():
     call_command("seed_demo", verbosity=0)
     workspace = Workspace.objects.get(slug="demo")
     bought = Order.objects.filter(
-        workspace=workspace, status__in=["placed", "provisioning", "ready", "partially_cancelled", "cancelled"]
+        workspace=workspace,
+        status__in=[
+            "placed",
+            "provisioning",
+            "ready",
+            "partially_cancelled",
+            "cancelled",
+        ],
     )
     mailboxes = Mailbox.objects.filter(item__order__in=bought).count()
     first = (DomainOrder.objects.count(), DfyAccount.objects.count())
