@@ -244,18 +244,25 @@ def owned_domains(*, workspace: Workspace) -> dict[str, Any]:
     )
     rows = []
     for remote in domains:
-        rule = PROVIDER_RULES.get(remote.provider or Provider.GOOGLE)
-        eligible = bool(rule and rule.extra_accounts_allowed)
+        if remote.provider is None:
+            # Listed by the orders endpoint but no mailbox read yet: the provider, which
+            # extra mailboxes must match, is not known.
+            eligible, reason = False, "Provider not known yet; refresh once more."
+        elif not PROVIDER_RULES[remote.provider].extra_accounts_allowed:
+            eligible, reason = (
+                False,
+                "Microsoft domains cannot take extra mailboxes through the API.",
+            )
+        else:
+            eligible, reason = True, ""
         rows.append(
             {
                 "domain": remote.domain,
-                "provider": remote.provider or Provider.GOOGLE,
-                "provider_label": remote.get_provider_display() or "unknown",
+                "provider": remote.provider,
+                "provider_label": remote.get_provider_display() or "provider unknown",
                 "mailboxes": counts.get(remote.domain, 0),
                 "eligible": eligible,
-                "reason": ""
-                if eligible
-                else "Microsoft domains cannot take extra mailboxes through the API.",
+                "reason": reason,
             }
         )
     state = mirror.refresh_state(workspace=workspace)
