@@ -43,6 +43,10 @@ def refresh_requested(*, workspace: Workspace) -> None:
     cache.set(_keys(workspace)[0], timezone.now(), REFRESH_STATE_SECONDS)
 
 
+def refresh_finished(*, workspace: Workspace) -> None:
+    cache.set(_keys(workspace)[1], timezone.now(), REFRESH_STATE_SECONDS)
+
+
 def refresh_state(*, workspace: Workspace) -> RefreshState:
     """Running while the newest request is younger than the newest finished refresh; a request
     older than the state's lifetime counts as finished, so a lost task cannot spin forever."""
@@ -148,7 +152,7 @@ def remote_mirror_refresh(
             RemoteDomain.objects.filter(workspace=workspace, domain__in=part).update(
                 provider=provider
             )
-    cache.set(_keys(workspace)[1], timezone.now(), REFRESH_STATE_SECONDS)
+    refresh_finished(workspace=workspace)
     return MirrorResult(
         domains=domains, accounts=accounts, requests=client.request_count - before
     )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
 from celery import shared_task
 
 from orders import finders, fulfilment, mirror, services, workflow
-from orders.instantly import InstantlyTransientError
+from orders.instantly import InstantlyError, InstantlyTransientError
 from orders.models import DomainCheck, Order, Workspace
 
 if TYPE_CHECKING:
@@ -92,6 +92,13 @@ def refresh_remote_mirror_task(*, workspace_id: int) -> None:
             mirror.remote_mirror_refresh(workspace=workspace, client=client)
     except services.InstantlyKeyMissing:
         logger.info("refresh_remote_mirror: workspace %s has no key", workspace.slug)
+        mirror.refresh_finished(workspace=workspace)
+    except InstantlyError as exc:
+        if isinstance(exc, InstantlyTransientError):
+            raise  # retried with backoff; the panel keeps waiting
+        # A refusal will not change by retrying: stop the panel's polling and say so in logs.
+        logger.warning("refresh_remote_mirror: %s refused: %s", workspace.slug, exc)
+        mirror.refresh_finished(workspace=workspace)
 
 
 # --- approval, submission, fulfilment, cancellation ---------------------------------------

@@ -100,6 +100,8 @@ def mirror_demo_orders(workspace: Workspace) -> int:
             continue
         present.add(item.domain)
         placed_at = item.order.placed_at or item.order.created_at
+        # Instantly's timestamps (and the accounts cursor) carry milliseconds, not micro.
+        placed_at = placed_at.replace(microsecond=placed_at.microsecond // 1000 * 1000)
         pre_warmed = item.order.order_type == "pre_warmed_up"
         row = DomainOrder(
             id=uuid.uuid5(_DEMO_NAMESPACE, item.domain),
@@ -129,7 +131,11 @@ def mirror_demo_orders(workspace: Workspace) -> int:
                     is_pre_warmed_up=pre_warmed,
                     password=secrets.token_urlsafe(12),
                     timestamp_created=placed_at,
-                    timestamp_cancelled=mailbox.cancelled_at,
+                    timestamp_cancelled=mailbox.cancelled_at.replace(
+                        microsecond=mailbox.cancelled_at.microsecond // 1000 * 1000
+                    )
+                    if mailbox.cancelled_at
+                    else None,
                 )
             )
     DomainOrder.objects.bulk_create(domains, ignore_conflicts=True, batch_size=500)

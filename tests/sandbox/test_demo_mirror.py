@@ -31,3 +31,28 @@ def test_demo_orders_bought_in_the_history_exist_at_the_sandbox_once():
     assert first[1] == mailboxes
     assert (DomainOrder.objects.count(), DfyAccount.objects.count()) == first
     assert DfyAccount.objects.filter(timestamp_cancelled__isnull=False).exists()
+
+
+def test_the_portal_reads_the_mirrored_demo_back_page_by_page():
+    from orders import mirror, services
+    from orders.models import RemoteAccount
+    from orders.ratelimit import MemoryRateLimiter
+    from sandbox.testing import in_process_transport
+
+    call_command("seed_demo", verbosity=0)
+    workspace = Workspace.objects.get(slug="demo")
+    workspace.instantly_key.base_url = "http://testserver/sandbox/api/v2"
+    workspace.instantly_key.save(update_fields=["base_url"])
+
+    with services.instantly_client_for(
+        workspace=workspace,
+        transport=in_process_transport(),
+        limiter=MemoryRateLimiter(),
+    ) as client:
+        result = mirror.remote_mirror_refresh(workspace=workspace, client=client)
+
+    assert result.accounts == DfyAccount.objects.count()
+    assert (
+        RemoteAccount.objects.filter(workspace=workspace).count()
+        == DfyAccount.objects.count()
+    )
