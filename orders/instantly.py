@@ -92,30 +92,25 @@ class InstantlyTransientError(InstantlyError):
     """
 
     def __init__(
-        self, message: str, *, request_sent: bool = True, **kwargs: Any
+        self,
+        message: str,
+        *,
+        request_sent: bool = True,
+        retry_after: float | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.request_sent = request_sent
+        # Seconds to wait before trying again, when known (429's Retry-After, a limiter wait).
+        self.retry_after = retry_after
 
 
 class RateLimited(InstantlyTransientError):
     """HTTP 429. `retry_after` is the server's Retry-After in seconds, when it sent one."""
 
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
 
 class DeadlineExceeded(InstantlyTransientError):
     """The call's overall deadline would pass. `retry_after`: the wait that did not fit."""
-
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class InstantlyAuthError(InstantlyError):

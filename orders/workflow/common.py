@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.utils import timezone
 
+from orders import notifications
+from orders.drafts import order_event_record
 from orders.models import (
     Membership,
     Order,
@@ -87,4 +91,42 @@ def _lock(order: Order) -> Order:
         .get(pk=order.pk)
     )
     locked.workspace = Workspace.objects.select_for_update().get(pk=locked.workspace_id)
+    return locked
+
+
+def mark_placed(
+    locked: Order,
+    *,
+    by: User | None,
+    kind: str,
+    extra_fields: Sequence[str] = (),
+    **detail: object,
+) -> Order:
+    """The one way into `placed`, whoever learnt it (the worker's answer, reconciliation, a
+    person): audit row, timestamps, cleared attention, notification after commit. The caller
+    holds the row lock and may have set `extra_fields` on `locked` already."""
+    now = timezone.now()
+    order_event_record(
+        order=locked,
+        by=by,
+        kind=kind,
+        from_status=locked.status,
+        to_status=OrderStatus.PLACED,
+        **detail,
+    )
+    locked.status = OrderStatus.PLACED
+    locked.placed_at = now
+    locked.last_progress_at = now
+    locked.attention_reason = ""
+    locked.save(
+        update_fields=[
+            *extra_fields,
+            "status",
+            "placed_at",
+            "last_progress_at",
+            "attention_reason",
+            "updated_at",
+        ]
+    )
+    notifications.order_notify(order=locked, event="placed")
     return locked

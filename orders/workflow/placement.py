@@ -29,7 +29,7 @@ from orders.models import (
 )
 from orders.payload import fingerprint, order_payload
 from orders.quotes import cents, quote_store
-from orders.workflow.common import REFUSAL_LISTS, place_max_tries
+from orders.workflow.common import REFUSAL_LISTS, mark_placed, place_max_tries
 
 logger = logging.getLogger(__name__)
 
@@ -267,35 +267,17 @@ def _record_placed(order: Order, attempt: uuid.UUID, result: OrderResult) -> Ord
     locked = _locked_attempt(order, attempt, OUTCOME_FROM)
     if locked is None:
         return _late(order, attempt, "placed", response=result.raw_body[:2000])
-    now = timezone.now()
-    order_event_record(
-        order=locked,
+    locked.placement_response = result.raw_body
+    return mark_placed(
+        locked,
         by=None,
         kind="placed",
-        from_status=locked.status,
-        to_status=OrderStatus.PLACED,
+        extra_fields=["placement_response"],
         attempt_id=str(attempt),
         total_price=str(cents(result.total_price)),
         domains=result.number_of_domains_ordered,
         mailboxes=result.number_of_accounts_ordered,
     )
-    locked.status = OrderStatus.PLACED
-    locked.placement_response = result.raw_body
-    locked.placed_at = now
-    locked.last_progress_at = now
-    locked.attention_reason = ""
-    locked.save(
-        update_fields=[
-            "status",
-            "placement_response",
-            "placed_at",
-            "last_progress_at",
-            "attention_reason",
-            "updated_at",
-        ]
-    )
-    notifications.order_notify(order=locked, event="placed")
-    return locked
 
 
 @transaction.atomic

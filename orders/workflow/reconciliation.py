@@ -31,6 +31,7 @@ from orders.workflow.common import (
     _lock,
     _membership,
     approved_stale_seconds,
+    mark_placed,
     reconcile_clock_skew_seconds,
     reconcile_max_checks,
     submitting_stale_seconds,
@@ -146,30 +147,14 @@ def _reconcile_record(
         "updated_at",
     ]
     if wanted and found == wanted:
-        order_event_record(
-            order=locked,
+        return mark_placed(
+            locked,
             by=None,
             kind="reconciled_placed",
-            from_status=locked.status,
-            to_status=OrderStatus.PLACED,
+            extra_fields=fields,
             attempt_id=str(attempt),
             **evidence,
         )
-        locked.status = OrderStatus.PLACED
-        locked.placed_at = now
-        locked.last_progress_at = now
-        locked.attention_reason = ""
-        locked.save(
-            update_fields=[
-                *fields,
-                "status",
-                "placed_at",
-                "last_progress_at",
-                "attention_reason",
-            ]
-        )
-        notifications.order_notify(order=locked, event="placed")
-        return locked
     if checks >= reconcile_max_checks():
         what = "mailboxes" if endpoint == "accounts" else "domains"
         reason = (
@@ -224,31 +209,13 @@ def order_mark_placed(*, order: Order, by: User, comment: str = "") -> Order:
             f"This order is {locked.get_status_display().lower()}; only an order that "
             "needs attention can be marked placed."
         )
-    now = timezone.now()
-    order_event_record(
-        order=locked,
+    return mark_placed(
+        locked,
         by=by,
         kind="marked_placed",
-        from_status=locked.status,
-        to_status=OrderStatus.PLACED,
         comment=comment.strip(),
         evidence=locked.reconcile_evidence,
     )
-    locked.status = OrderStatus.PLACED
-    locked.placed_at = now
-    locked.last_progress_at = now
-    locked.attention_reason = ""
-    locked.save(
-        update_fields=[
-            "status",
-            "placed_at",
-            "last_progress_at",
-            "attention_reason",
-            "updated_at",
-        ]
-    )
-    notifications.order_notify(order=locked, event="placed")
-    return locked
 
 
 @transaction.atomic
