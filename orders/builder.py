@@ -28,7 +28,7 @@ from orders import (
 from orders.builder_form import MAX_ITEMS, BuilderPost
 from orders.domains import normalise_domain
 from orders.drafts import draft_items
-from orders.models import DomainCheck, Order, OrderType, Provider
+from orders.models import DomainCheck, Order, OrderItem, OrderType, Provider
 from orders.rules import PROVIDER_RULES, DraftItem, DraftMailbox, Finding
 
 logger = logging.getLogger(__name__)
@@ -257,8 +257,8 @@ def quote_now(order: Order) -> QuoteView:
     return QuoteView(quote=outcome.quote, result=outcome.result, reused=outcome.reused)
 
 
-def stored_quote(order: Order) -> QuoteView:
-    quote = quotes.current_quote(order)
+def stored_quote(order: Order, rows: Sequence[OrderItem] | None = None) -> QuoteView:
+    quote = quotes.current_quote(order, rows)
     if quote is None:
         return QuoteView()
     return QuoteView(
@@ -390,9 +390,11 @@ def page_context(
     outcome: QuoteView | None = None,
     action_errors: Sequence[str] = (),
 ) -> dict[str, object]:
-    items = posted.items if posted is not None else draft_items(order)
+    # The stored rows are read once and serve both the form and the quote's fingerprint.
+    rows = list(order.items.prefetch_related("mailboxes"))
+    items = posted.items if posted is not None else draft_items(order, rows)
     order_type = posted.order_type if posted is not None else order.order_type
-    quote_view = outcome if outcome is not None else stored_quote(order)
+    quote_view = outcome if outcome is not None else stored_quote(order, rows)
     order_findings = [
         f.message for f in rules.check_draft(order_type, items) if f.where == "order"
     ]

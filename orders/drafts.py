@@ -7,7 +7,7 @@ older version is refused and the caller shows the latest state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -61,8 +61,13 @@ def order_event_record(
     )
 
 
-def draft_items(order: Order) -> list[DraftItem]:
-    """The stored draft in the builder's terms (two queries)."""
+def draft_items(
+    order: Order, rows: Iterable[OrderItem] | None = None
+) -> list[DraftItem]:
+    """The stored draft in the builder's terms: two queries, or none when `rows` (items with
+    their mailboxes prefetched) are passed."""
+    if rows is None:
+        rows = order.items.prefetch_related("mailboxes")
     return [
         DraftItem(
             domain=item.domain,
@@ -77,7 +82,7 @@ def draft_items(order: Order) -> list[DraftItem]:
                 for m in item.mailboxes.all()
             ),
         )
-        for item in order.items.prefetch_related("mailboxes")
+        for item in rows
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from orders import instantly
-from orders.models import Order, Quote
+from orders.models import Order, OrderItem, Quote
 from orders.payload import fingerprint, order_payload
 
 logger = logging.getLogger(__name__)
@@ -115,9 +116,12 @@ def quote_store(
     )
 
 
-def current_quote(order: Order) -> Quote | None:
-    """The newest quote if it priced exactly the order's current payload, else None."""
+def current_quote(
+    order: Order, items: Iterable[OrderItem] | None = None
+) -> Quote | None:
+    """The newest quote if it priced exactly the order's current payload, else None. Pass the
+    order's items (mailboxes prefetched) when already loaded."""
     latest = order.quotes.first()
-    if latest is None or latest.fingerprint != fingerprint(order_payload(order)):
+    if latest is None or latest.fingerprint != fingerprint(order_payload(order, items)):
         return None
     return latest

@@ -261,10 +261,10 @@ def test_csv_with_problems_lists_each_line_and_applies_nothing(operator_client, 
     assert list(Mailbox.objects.values_list("email_prefix", flat=True)) == ["jane"]
 
 
-# User, membership, order, items and mailboxes (form), newest quote, items and mailboxes (its
-# fingerprint), latest check, the switcher's memberships, the requester; the session comes
-# from the cache.
-PAGE_QUERIES = 11
+# User, membership, order, items and mailboxes (read once for the form and the quote's
+# fingerprint), newest quote, latest check, the switcher's memberships, the requester; the
+# session comes from the cache.
+PAGE_QUERIES = 9
 
 
 def builder_queries(client, order, domains):
