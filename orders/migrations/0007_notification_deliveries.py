@@ -1,0 +1,11 @@
+# Placeholder filled in by the change that needs it (hand-written operations).
+
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("orders", "0006_reconcile_backoff"),
+    ]
+
+    operations = []
