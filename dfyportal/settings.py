@@ -7,6 +7,7 @@ With DJANGO_DEBUG off, missing secrets stop start-up. With it on (the embedded d
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -56,13 +57,22 @@ DEBUG = env_bool("DJANGO_DEBUG")
 VAR_DIR = Path(env_str("DFY_VAR_DIR") or BASE_DIR / "var")
 
 
+def _private_dir(path: Path) -> Path:
+    """The embedded default keeps the database (with encrypted keys), sessions' cache and dev
+    secrets under var/: readable by the owner only, including a var/ made by older versions."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+    return path
+
+
 def _development_secrets() -> dict[str, str]:
     """Secrets for the embedded default, generated on first use and kept in var/."""
     path = VAR_DIR / "dev-secrets.json"
     if path.exists():
         stored: dict[str, str] = json.loads(path.read_text())
         return stored
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    _private_dir(VAR_DIR)
     generated = {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DFY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
@@ -172,6 +182,16 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    _sqlite_path = Path(DATABASES["default"]["NAME"])
+    if _sqlite_path.parent == VAR_DIR:
+        _private_dir(VAR_DIR)
+    # SQLite creates the file with the process umask (0644) and its -wal/-shm files with the
+    # database's own mode: create it 0600 first so the ciphertext stays the owner's.
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(_sqlite_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    with contextlib.suppress(FileNotFoundError):
+        if _sqlite_path.stat().st_uid == os.getuid():
+            _sqlite_path.chmod(0o600)
     # web, worker and beat share one SQLite file: WAL plus IMMEDIATE transactions keep
     # concurrent writers from failing with "database is locked" on lock upgrades.
     DATABASES["default"]["OPTIONS"] = {
@@ -215,7 +235,12 @@ AUTH_PASSWORD_VALIDATORS = [
 # https://django-axes.readthedocs.io/en/latest/4_configuration.html
 AXES_FAILURE_LIMIT = env_int("DFY_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env_int("DFY_LOGIN_COOLOFF_MINUTES", 15) / 60  # hours
+# Lock a username only together with the client's address, so that someone guessing a lead's
+# password locks out themselves, not the lead. Behind a proxy the client's address comes from
+# X-Forwarded-For, trusted for exactly DFY_TRUSTED_PROXY_COUNT hops (docs/security.md).
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+DFY_TRUSTED_PROXY_COUNT = env_int("DFY_TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "orders.client_address.client_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_SENSITIVE_PARAMETERS = ["password"]
@@ -295,7 +320,7 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
 else:
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
-    _broker_dir = VAR_DIR / "broker"
+    _broker_dir = _private_dir(VAR_DIR) / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
