@@ -1,5 +1,5 @@
 """Availability check of 500 candidate domains: how many calls, and whether they stay inside
-Instantly's 30-per-minute budget for domains/check (DESIGN §7)."""
+Instantly's 30-per-minute budget for domains/check (budget in bench/__main__.py)."""
 
 from __future__ import annotations
 

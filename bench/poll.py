@@ -1,5 +1,5 @@
 """One fulfilment poll cycle over 1,000 in-flight orders / 20,000 mailboxes against the sandbox
-(DESIGN §7): API calls must equal the pages of the two list endpoints (≤ 100 items each), not
+(budget in bench/__main__.py): API calls must equal the pages of the two list endpoints (≤ 100 items each), not
 one per order, with no rate-limit refusals.
 
 The remote's rows are inserted straight into the sandbox's tables (1,000 domains with 20

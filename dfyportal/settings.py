@@ -1,4 +1,4 @@
-"""One env-driven settings module (STYLE G12).
+"""One env-driven settings module; `.env.example` lists every variable.
 
 Every deploy-specific value comes from the environment; `.env.example` lists them all.
 With DJANGO_DEBUG off, missing secrets stop start-up. With it on (the embedded default that
@@ -54,7 +54,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG")
-VAR_DIR = Path(env_str("DFY_VAR_DIR") or BASE_DIR / "var")
+# Absolute (a relative DFY_VAR_DIR is taken from the working directory as before), so the
+# file cache under it does not trip Django's "relative LOCATION" warning in every process.
+VAR_DIR = Path(env_str("DFY_VAR_DIR") or BASE_DIR / "var").absolute()
 
 
 def _private_dir(path: Path) -> Path:
@@ -286,6 +288,16 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Request size (DATA_UPLOAD) ---------------------------------------------------------------
+# The order builder posts the whole draft at once: 7 fields per domain row and 3 per mailbox,
+# plus about 20 for the page itself, and a draft holds at most 200 domains and 1,000 mailboxes
+# (orders/builder_form.py: FIELDS_PER_*, MAX_DRAFT_*; tests/orders/test_draft_limits.py keeps
+# these in step). Django's default of 1,000 fields refused drafts of ~7 Microsoft domains.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200 * 7 + 1_000 * 3 + 20  # 4,420
+# The largest draft typed to every column's length in a non-Latin script is about 3.4 MB once
+# URL-encoded (9 bytes per character); Django's default is 2.5 MB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
 # --- Static files -------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -306,20 +318,39 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Email --------------------------------------------------------------------------------
+# In development the mails go to files under var/mail/ (one per message): printed by the
+# worker they flooded the `make run` console, as the demo's orders reach ready or stuck.
 EMAIL_BACKEND = env_str(
-    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+    "DJANGO_EMAIL_BACKEND",
+    "django.core.mail.backends.filebased.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.console.EmailBackend",
 )
+if EMAIL_BACKEND == "django.core.mail.backends.filebased.EmailBackend":
+    EMAIL_FILE_PATH = env_str("DJANGO_EMAIL_FILE_PATH") or str(
+        _private_dir(VAR_DIR) / "mail"
+    )
 DEFAULT_FROM_EMAIL = env_str(
     "DJANGO_DEFAULT_FROM_EMAIL", "DFY Portal <portal@localhost>"
 )
 
 # --- Celery (https://docs.celeryq.dev/en/stable/userguide/configuration.html) -------------
+# On Redis, a message a worker took but did not acknowledge goes back to the queue after this
+# long. It must exceed the longest a live worker may hold a message: the longest hard time
+# limit (660 s) plus the longest retry countdown (notifications back off up to 3,600 s), or a
+# second worker would run a task the first is still waiting on. The price: after a worker is
+# killed, its unfinished tasks run again only this much later (docs/tasks.md).
+# tests/integration/test_durable_delivery.py checks the sum against every task.
+DFY_BROKER_VISIBILITY_TIMEOUT_SECONDS = 2 * 3600
 if REDIS_URL:
     CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
-    # Above the longest task run time plus any countdown (STYLE G10).
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": DFY_BROKER_VISIBILITY_TIMEOUT_SECONDS
+    }
 else:
-    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+    # A host part (meaningless to this transport) keeps kombu from warning "No hostname was
+    # supplied" on every connection of web, worker and beat.
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://localhost//"
     _broker_dir = _private_dir(VAR_DIR) / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -335,6 +366,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 300
+# At-least-once: a task is acknowledged when it has finished, so a worker that dies in the
+# middle (SIGKILL, OOM, a lost host) leaves its message to be delivered again, and a pool
+# process that dies has its message put back at once. Every task is idempotent by
+# construction for this (docs/tasks.md says how each is guarded).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Losing the broker connection does not kill running tasks (a placement may be inside its one
+# POST); an acknowledgement lost with the connection only means a redelivery, which the
+# task's own guard turns into a no-op.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -344,8 +385,23 @@ DFY_SWEEP_INTERVAL = env_int("DFY_SWEEP_INTERVAL", 60)
 DFY_POLL_INTERVAL = env_int("DFY_POLL_INTERVAL", 60)
 
 # --- The money path (orders/workflow) ------------------------------------------------------
-# Reads of the list endpoints before an unknown outcome goes to a person.
-DFY_RECONCILE_MAX_CHECKS = env_int("DFY_RECONCILE_MAX_CHECKS", 6)
+# Reconciliation checks (any result) before an unknown outcome goes to a person.
+DFY_RECONCILE_MAX_CHECKS = env_int("DFY_RECONCILE_MAX_CHECKS", 12)
+# Lifecycle bounds (docs/lifecycle-bounds.md): after these a person is told, once.
+DFY_RECONCILE_MAX_AGE_SECONDS = env_int("DFY_RECONCILE_MAX_AGE_SECONDS", 7200)
+DFY_RECONCILE_BACKOFF_SECONDS = env_int("DFY_RECONCILE_BACKOFF_SECONDS", 60)
+DFY_RECONCILE_BACKOFF_CAP_SECONDS = env_int("DFY_RECONCILE_BACKOFF_CAP_SECONDS", 900)
+DFY_PENDING_APPROVAL_REMIND_SECONDS = env_int(
+    "DFY_PENDING_APPROVAL_REMIND_SECONDS", 3 * 86400
+)
+DFY_NEEDS_REAPPROVAL_REMIND_SECONDS = env_int(
+    "DFY_NEEDS_REAPPROVAL_REMIND_SECONDS", 3 * 86400
+)
+DFY_APPROVED_MAX_SECONDS = env_int("DFY_APPROVED_MAX_SECONDS", 1800)
+# An order awaiting a payment at Instantly reminds its requester once after this long.
+DFY_AWAITING_CHECKOUT_REMIND_SECONDS = env_int(
+    "DFY_AWAITING_CHECKOUT_REMIND_SECONDS", 86400
+)
 # A claim older than this is treated as a crashed worker (above the place task's time limit).
 DFY_SUBMITTING_STALE_SECONDS = env_int("DFY_SUBMITTING_STALE_SECONDS", 300)
 # An approved order untouched this long lost its message; the sweeper re-enqueues it.
@@ -359,6 +415,13 @@ DFY_QUOTE_REUSE_SECONDS = env_int("DFY_QUOTE_REUSE_SECONDS", 120)
 # Absolute links in emails.
 DFY_SITE_URL = env_str("DFY_SITE_URL", "http://127.0.0.1:8000")
 DFY_WEBHOOK_TIMEOUT_SECONDS = env_int("DFY_WEBHOOK_TIMEOUT_SECONDS", 3)
+# Webhooks go only to public addresses on these ports (docs/webhooks.md).
+DFY_WEBHOOK_ALLOWED_PORTS = [
+    int(port) for port in env_list("DFY_WEBHOOK_ALLOWED_PORTS", "443,8443")
+]
+# Each email or webhook delivery is tried this often, with exponential backoff from this base.
+DFY_NOTIFICATION_MAX_ATTEMPTS = env_int("DFY_NOTIFICATION_MAX_ATTEMPTS", 6)
+DFY_NOTIFICATION_RETRY_BASE_SECONDS = env_int("DFY_NOTIFICATION_RETRY_BASE_SECONDS", 30)
 
 # --- Instantly ----------------------------------------------------------------------------
 INSTANTLY_LIVE_BASE_URL = env_str(
@@ -379,9 +442,24 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
     },
+    "filters": {
+        "client_errors_short": {
+            "()": "dfyportal.logfilters.ClientErrorsWithoutTraceback"
+        },
+        "quiet_sandbox_access": {"()": "dfyportal.logfilters.QuietSandboxAccess"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
+        # Naming "django" drops the console handler Django adds in DEBUG; its records reach
+        # the root handler once instead of being printed twice in two formats.
+        "django": {"level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+        # 403/404 are one line each; only 5xx keep their traceback.
+        "django.request": {"filters": ["client_errors_short"]},
+        "django.server": {"filters": ["quiet_sandbox_access"]},
+        # One line per Instantly request; `make run` sets WARNING, as the fulfilment poll
+        # pages through every account of the demo each minute.
+        "orders.instantly": {"level": env_str("DFY_INSTANTLY_LOG_LEVEL", "INFO")},
         # httpx logs every request line at INFO; keep it quiet so URLs with cursors stay out.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

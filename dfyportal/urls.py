@@ -14,6 +14,18 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Invited members choose their first password through Django's reset views
+    # (orders/members.py sends the link); no public "forgot password" form is mounted.
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("admin/", admin.site.urls),
     path("sandbox/", include("sandbox.urls")),
     path("w/<slug:slug>/", include("orders.urls")),

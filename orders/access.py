@@ -1,4 +1,4 @@
-"""Who may see and do what, decided once (STYLE G7).
+"""Who may see and do what, decided once (docs/security.md, "Workspaces are the wall").
 
 Every workspace page goes through `workspace_view`: it resolves the workspace from the URL
 only through the user's own memberships, so a workspace the user does not belong to (and every

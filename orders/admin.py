@@ -1,4 +1,4 @@
-"""Django admin: where staff review every workspace's order history (STYLE G18).
+"""Django admin: where staff review every workspace's order history (docs/architecture.md).
 
 Orders, their quotes and their events are view-only here for everyone, superusers included:
 every change to an order goes through a service that writes an OrderEvent, and money is what
@@ -12,7 +12,6 @@ tests/orders/test_admin.py).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
@@ -24,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from orders.history import orders_csv_chunks, orders_search
+from orders.history import money_text, orders_csv_chunks, orders_search
 from orders.models import (
     InstantlyKey,
     Mailbox,
@@ -52,14 +51,21 @@ class MembershipInline(admin.TabularInline[Membership, Workspace]):
     autocomplete_fields = ["user"]
 
 
+def _numbered(order: Order) -> str:
+    """The order's name as the portal shows it, with its number when it has a title."""
+    if order.title.strip():
+        return f"{order.display_name} #{order.pk}"
+    return order.display_name
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
     list_display = [
         "name",
         "slug",
         "approval_policy",
-        "approval_threshold",
-        "monthly_budget",
+        "threshold",
+        "budget",
         "created_at",
     ]
     list_filter = ["approval_policy"]
@@ -68,14 +74,26 @@ class WorkspaceAdmin(admin.ModelAdmin[Workspace]):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [MembershipInline]
 
+    @admin.display(description="Approval threshold", ordering="approval_threshold")
+    def threshold(self, obj: Workspace) -> str:
+        return money_text(obj.approval_threshold)
+
+    @admin.display(description="Monthly budget", ordering="monthly_budget")
+    def budget(self, obj: Workspace) -> str:
+        return money_text(obj.monthly_budget)
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin[Membership]):
-    list_display = ["user", "workspace", "role", "approval_limit", "created_at"]
+    list_display = ["user", "workspace", "role", "limit", "created_at"]
     list_filter = ["role", "workspace"]
     list_select_related = ["user", "workspace"]
     search_fields = ["user__username", "user__email", "workspace__name"]
     autocomplete_fields = ["user", "workspace"]
+
+    @admin.display(description="Approval limit", ordering="approval_limit")
+    def limit(self, obj: Membership) -> str:
+        return money_text(obj.approval_limit)
 
 
 @admin.register(InstantlyKey)
@@ -136,10 +154,10 @@ ITEM_FIELDS = (
 QUOTE_FIELDS = (
     "created_at",
     "short_fingerprint",
-    "due_now",
-    "per_month",
-    "per_year",
-    "discount",
+    "due_now_money",
+    "per_month_money",
+    "per_year_money",
+    "discount_money",
     "is_valid",
     "order_error",
 )
@@ -195,6 +213,22 @@ class QuoteInline(ViewOnlyMixin, admin.TabularInline[Quote, Order]):
     @admin.display(description="Fingerprint")
     def short_fingerprint(self, obj: Quote) -> str:
         return obj.fingerprint[:12]
+
+    @admin.display(description="Due now")
+    def due_now_money(self, obj: Quote) -> str:
+        return money_text(obj.due_now)
+
+    @admin.display(description="Per month")
+    def per_month_money(self, obj: Quote) -> str:
+        return money_text(obj.per_month)
+
+    @admin.display(description="Per year")
+    def per_year_money(self, obj: Quote) -> str:
+        return money_text(obj.per_year)
+
+    @admin.display(description="Discount")
+    def discount_money(self, obj: Quote) -> str:
+        return money_text(obj.discount)
 
 
 class OrderEventInline(ViewOnlyMixin, admin.TabularInline[OrderEvent, Order]):
@@ -363,19 +397,19 @@ class OrderAdmin(ViewOnlyMixin, admin.ModelAdmin[Order]):
 
     @admin.display(description="Order", ordering="pk")
     def order_label(self, obj: Order) -> str:
-        return f"#{obj.pk} {obj.title}".strip()
+        return _numbered(obj)
 
     @admin.display(description="Due now", ordering="approved_quote__due_now")
-    def due_now(self, obj: Order) -> Decimal | None:
-        return obj.approved_quote.due_now if obj.approved_quote else None
+    def due_now(self, obj: Order) -> str:
+        return money_text(obj.approved_quote.due_now if obj.approved_quote else None)
 
     @admin.display(description="Monthly", ordering="approved_quote__per_month")
-    def monthly(self, obj: Order) -> Decimal | None:
-        return obj.approved_quote.per_month if obj.approved_quote else None
+    def monthly(self, obj: Order) -> str:
+        return money_text(obj.approved_quote.per_month if obj.approved_quote else None)
 
     @admin.display(description="Yearly")
-    def yearly(self, obj: Order) -> Decimal | None:
-        return obj.approved_quote.per_year if obj.approved_quote else None
+    def yearly(self, obj: Order) -> str:
+        return money_text(obj.approved_quote.per_year if obj.approved_quote else None)
 
     @admin.display(description="Mailboxes")
     def mailbox_table(self, obj: Order) -> SafeString:
@@ -517,15 +551,27 @@ class QuoteAdmin(ViewOnlyMixin, admin.ModelAdmin[Quote]):
     list_display = [
         "__str__",
         "order",
-        "due_now",
-        "per_month",
-        "per_year",
+        "due_now_money",
+        "per_month_money",
+        "per_year_money",
         "is_valid",
         "created_at",
     ]
     list_filter = ["is_valid"]
     list_select_related = ["order"]
     search_fields = ["fingerprint", "=order__id"]
+
+    @admin.display(description="Due now", ordering="due_now")
+    def due_now_money(self, obj: Quote) -> str:
+        return money_text(obj.due_now)
+
+    @admin.display(description="Per month", ordering="per_month")
+    def per_month_money(self, obj: Quote) -> str:
+        return money_text(obj.per_month)
+
+    @admin.display(description="Per year", ordering="per_year")
+    def per_year_money(self, obj: Quote) -> str:
+        return money_text(obj.per_year)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Quote]:
         return super().get_queryset(request).defer("payload", "response_body")
@@ -574,9 +620,7 @@ class OrderEventAdmin(ViewOnlyMixin, admin.ModelAdmin[OrderEvent]):
     @admin.display(description="Order", ordering="order_id")
     def order_link(self, obj: OrderEvent) -> SafeString:
         url = reverse("admin:orders_order_change", args=[obj.order_id])
-        return format_html(
-            '<a href="{}">#{} {}</a>', url, obj.order_id, obj.order.title
-        )
+        return format_html('<a href="{}">{}</a>', url, _numbered(obj.order))
 
     @admin.display(description="Workspace", ordering="order__workspace__name")
     def workspace(self, obj: OrderEvent) -> Workspace:

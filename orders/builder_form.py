@@ -2,24 +2,44 @@
 
 The builder posts every domain row and mailbox row with indexed names
 (`item-3-domain`, `item-3-mb-0-prefix`, ...). Parsing keeps whatever the user typed: values
-that the database cannot hold (too long, unknown provider) become errors naming the row, and
-the page is shown again with the typed values; everything else is saved as typed and judged by
-the local rules and Instantly's simulation.
+that the database cannot hold (too long, a NUL character, unknown provider) become errors
+naming the row, and the page is shown again with the typed values; everything else is saved as
+typed and judged by the local rules and Instantly's simulation.
+
+One maximum draft size holds for every way a draft grows (typing, buttons, the generator, CSV
+import) so that whatever was saved can be saved, quoted and submitted again; see
+`MAX_DRAFT_MAILBOXES`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from django.http import QueryDict
 
 from orders.models import OrderType, Provider
 from orders.rules import DraftItem, DraftMailbox
 
-MAX_ITEMS = 500
-MAX_MAILBOXES_PER_ITEM = 100
-LIMITS = {
+# The largest draft: 1,000 mailboxes on at most 200 domains. 1,000 is ten Microsoft domains
+# at Instantly's newest per-domain maximum of 100; 200 domains is 1,000 mailboxes at Google's
+# and AirMail's 5 per domain, so neither limit makes the other unreachable. At this size the
+# builder page, an autosave and a quote stay well under a second (`make bench ARGS=draft`);
+# bigger purchases are split into several orders.
+MAX_DRAFT_DOMAINS: Final = 200
+MAX_DRAFT_MAILBOXES: Final = 1_000
+MAX_MAILBOXES_PER_ITEM: Final = 100
+# What one builder POST carries, for DATA_UPLOAD_MAX_NUMBER_FIELDS in dfyportal/settings.py:
+# per domain row its domain, provider and forwarding fields plus the generator's names, pattern,
+# count and add-or-replace choice; per mailbox first name, last name and prefix; then the CSRF token, version, order
+# type, title and the clicked button, with room for a few more.
+FIELDS_PER_DOMAIN: Final = 7
+FIELDS_PER_MAILBOX: Final = 3
+FIXED_FIELDS: Final = 20
+LIMITS: Final = {
+    "title": 120,
     "domain": 253,
     "forwarding_domain": 253,
     "first_name": 100,
@@ -29,6 +49,44 @@ LIMITS = {
 
 ITEM_KEY = re.compile(r"^item-(\d{1,4})-domain$")
 MAILBOX_KEY = re.compile(r"^item-(\d{1,4})-mb-(\d{1,4})-first$")
+
+
+def post_fields_needed(
+    domains: int = MAX_DRAFT_DOMAINS, mailboxes: int = MAX_DRAFT_MAILBOXES
+) -> int:
+    """How many form fields the builder posts for a draft of this size."""
+    return domains * FIELDS_PER_DOMAIN + mailboxes * FIELDS_PER_MAILBOX + FIXED_FIELDS
+
+
+def size_problem(items: Sequence[DraftItem]) -> str | None:
+    """Why a draft of `items` is bigger than any draft may be, or None."""
+    domains = len(items)
+    mailboxes = sum(len(item.mailboxes) for item in items)
+    if domains > MAX_DRAFT_DOMAINS:
+        return (
+            f"that makes {domains:,} domains; a draft holds at most {MAX_DRAFT_DOMAINS:,} "
+            f"domains and {MAX_DRAFT_MAILBOXES:,} mailboxes. Split it into several orders."
+        )
+    if mailboxes > MAX_DRAFT_MAILBOXES:
+        return (
+            f"that makes {mailboxes:,} mailboxes; a draft holds at most "
+            f"{MAX_DRAFT_MAILBOXES:,} mailboxes and {MAX_DRAFT_DOMAINS:,} domains. "
+            "Split it into several orders."
+        )
+    return None
+
+
+def text_problem(value: str, label: str, limit: int) -> str | None:
+    """Why the database cannot store `value` in a column of `limit` characters, or None.
+
+    PostgreSQL text cannot hold NUL at all, and a value over the column's length is refused
+    there too (SQLite would store both silently). The phrase starts with `label`.
+    """
+    if "\x00" in value:
+        return f"{label} contains a NUL character (\\0); remove it"
+    if len(value) > limit:
+        return f"{label} is longer than {limit} characters"
+    return None
 
 
 @dataclass
@@ -49,10 +107,9 @@ def _text(data: QueryDict, key: str) -> str:
 
 
 def _limit(value: str, name: str, where: str, errors: list[str]) -> str:
-    if len(value) > LIMITS[name]:
-        errors.append(
-            f"{where}: {name.replace('_', ' ')} is longer than {LIMITS[name]} characters."
-        )
+    problem = text_problem(value, name.replace("_", " "), LIMITS[name])
+    if problem:
+        errors.append(f"{where}: {problem}.")
     return value
 
 
@@ -69,12 +126,16 @@ def parse_builder_post(data: QueryDict) -> BuilderPost:
     except ValueError:
         version = None
         errors.append("The form lost its version number; reload the page.")
+    title = _text(data, "title")
+    if problem := text_problem(title, "Title", LIMITS["title"]):
+        errors.append(f"{problem}.")
     item_indexes = sorted(int(m.group(1)) for key in data if (m := ITEM_KEY.match(key)))
-    if len(item_indexes) > MAX_ITEMS:
+    if len(item_indexes) > MAX_DRAFT_DOMAINS:
         errors.append(
-            f"An order can hold at most {MAX_ITEMS} domains; this one has {len(item_indexes)}."
+            f"A draft holds at most {MAX_DRAFT_DOMAINS:,} domains; this one has "
+            f"{len(item_indexes):,}. Nothing was saved; split it into several orders."
         )
-        item_indexes = item_indexes[:MAX_ITEMS]
+        item_indexes = item_indexes[:MAX_DRAFT_DOMAINS]
     mailbox_indexes: dict[int, list[int]] = {}
     for key in data:
         if m := MAILBOX_KEY.match(key):
@@ -137,10 +198,16 @@ def parse_builder_post(data: QueryDict) -> BuilderPost:
                 mailboxes=tuple(mailboxes),
             )
         )
+    mailbox_count = sum(len(rows) for rows in mailbox_indexes.values())
+    if mailbox_count > MAX_DRAFT_MAILBOXES:
+        errors.append(
+            f"A draft holds at most {MAX_DRAFT_MAILBOXES:,} mailboxes; this one has "
+            f"{mailbox_count:,}. Nothing was saved; split it into several orders."
+        )
     return BuilderPost(
         items=items,
         order_type=order_type,
-        title=_text(data, "title")[:120],
+        title=title,
         version=version,
         errors=errors,
     )

@@ -1,4 +1,4 @@
-"""The order builder: one page per draft, one form, named actions (STYLE G4, LP actions).
+"""The order builder: one page per draft, one form, named actions (docs/architecture.md).
 
 Typing autosaves (htmx, debounced, `queue last`) and answers with out-of-band fragments only:
 the new version, the quote panel and each row's findings, so nothing the user is typing is
@@ -21,12 +21,13 @@ from django_htmx.http import (
     retarget,
 )
 
-from orders import builder, drafts, finders
+from orders import builder, builder_form, drafts, finders
 from orders.access import WorkspaceRequest, workspace_view
 from orders.builder_form import parse_builder_post
 from orders.domains import Rejection, parse_domain_list
 from orders.mailboxes import export_csv
-from orders.models import DomainCheck, Order
+from orders.models import DomainCheck, Order, OrderStatus
+from orders.rules import DraftItem
 
 
 def _order(request: WorkspaceRequest, pk: int) -> Order:
@@ -70,20 +71,36 @@ def order_build(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     posted = parse_builder_post(request.POST)
     action = builder.Action.from_post(request.POST)
     if not posted.ok:
-        context = builder.page_context(order, request=request, posted=posted)
+        context = builder.page_context(
+            order, request=request, posted=posted, form_data=request.POST
+        )
         return _whole_builder(request, context)
     items = builder.apply_action(action, posted, request.POST)
-    try:
-        order = drafts.order_draft_save(
-            order=order,
-            by=request.user,
-            version=posted.version or 0,
-            items=items.items,
-            order_type=action.value
-            if action.name == "switch_type"
-            else posted.order_type,
-            title=posted.title,
+    if items.errors:
+        # Nothing is saved: the page comes back with what was typed and why.
+        context = builder.page_context(
+            order,
+            request=request,
+            posted=posted,
+            action_errors=items.errors,
+            form_data=request.POST,
         )
+        return _whole_builder(request, context)
+    try:
+        if action.name == "undo":
+            order = _undo(request, order, action, posted, items.items)
+        else:
+            order = drafts.order_draft_save(
+                order=order,
+                by=request.user,
+                version=posted.version or 0,
+                items=items.items,
+                order_type=action.value
+                if action.name == "switch_type"
+                else posted.order_type,
+                title=posted.title,
+                undo_label=items.undo_label,
+            )
     except drafts.DraftConflict as exc:
         messages.warning(request, str(exc))
         return _whole_builder(
@@ -92,18 +109,55 @@ def order_build(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     except drafts.DraftLocked as exc:
         messages.error(request, str(exc))
         return _client_redirect(request, order.get_absolute_url())
+    except drafts.DraftError as exc:
+        messages.error(request, str(exc))
+        return _whole_builder(
+            request, builder.page_context(_order(request, pk), request=request)
+        )
     for note in items.notes:
         messages.info(request, note)
     outcome = builder.quote_now(order)
     if not request.htmx:
         return HttpResponseRedirect(_builder_url(order))
+    # The generator's fields are shown again unless rows moved under them.
+    same_rows = action.name != "undo" and len(items.items) == len(posted.items)
     context = builder.page_context(
-        order, request=request, outcome=outcome, action_errors=items.errors
+        order,
+        request=request,
+        outcome=outcome,
+        form_data=request.POST if same_rows else None,
     )
-    if action.is_autosave and not items.errors:
+    if action.is_autosave:
         response = render(request, "orders/builder.html#autosave", context)
         return reswap(response, "none")
     return _whole_builder(request, context)
+
+
+def _undo(
+    request: WorkspaceRequest,
+    order: Order,
+    action: builder.Action,
+    posted: builder_form.BuilderPost,
+    typed: list[DraftItem],
+) -> Order:
+    """Restore a snapshot (raises DraftError when it is gone or the value is not one)."""
+    try:
+        snapshot_id = int(action.value)
+    except ValueError:
+        raise drafts.DraftError(
+            "That undo is not available; the draft was not changed."
+        ) from None
+    order, label = drafts.order_draft_undo(
+        order=order,
+        by=request.user,
+        version=posted.version or 0,
+        snapshot_id=snapshot_id,
+        order_type=posted.order_type,
+        title=posted.title,
+        typed=typed,
+    )
+    messages.success(request, f"Undone: {label}. The draft is back as it was before.")
+    return order
 
 
 def _whole_builder(
@@ -133,7 +187,7 @@ def order_quote(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
         return HttpResponseRedirect(_builder_url(order))
     return render(
         request,
-        "orders/builder.html#quote-panel",
+        "orders/builder.html#quote-response",
         builder.quote_context(order, outcome),
     )
 
@@ -233,7 +287,10 @@ def order_owned(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
         "order": order,
         "finder": "owned",
         "items": drafts.draft_items(order),
-        **finders.owned_domains(workspace=request.workspace),
+        **finders.owned_domains(
+            workspace=request.workspace,
+            search=str(request.GET.get("search", request.POST.get("search", ""))),
+        ),
     }
     template = (
         "orders/_finders.html#owned" if request.htmx else "orders/finder_page.html"
@@ -261,7 +318,9 @@ def order_csv_export(request: WorkspaceRequest, slug: str, pk: int) -> HttpRespo
 def order_csv_import(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     order = _order(request, pk)
     form = builder.CsvImportForm(request.POST, request.FILES)
-    if form.is_valid():
+    valid = form.is_valid()
+    problems = form.problems()
+    if valid:
         try:
             builder.csv_apply(
                 order=order,
@@ -270,15 +329,17 @@ def order_csv_import(request: WorkspaceRequest, slug: str, pk: int) -> HttpRespo
                 imported=form.imported,
             )
         except drafts.DraftError as exc:
-            messages.error(request, str(exc))
+            problems = [str(exc)]
         else:
             messages.success(
                 request,
-                f"Imported {form.imported_count} mailboxes from {form.cleaned_data['file'].name}.",
+                f"Imported {form.imported_count} mailbox{'' if form.imported_count == 1 else 'es'} from {form.cleaned_data['file'].name}.",
             )
+            # Price the imported draft now, so the page it lands on shows the quote.
+            builder.quote_now(order)
             return HttpResponseRedirect(_builder_url(order))
     context = builder.page_context(order, request=request)
-    context["csv_errors"] = form.problems()
+    context["csv_errors"] = problems
     return render(request, "orders/builder.html", context, status=200)
 
 
@@ -309,6 +370,14 @@ def order_detail(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     if request.method == "POST" and "reopen" in request.POST:
         try:
             drafts.order_reopen(order=order, by=request.user)
+        except drafts.ReopenRefused as exc:
+            messages.error(request, str(exc))
+            return render(
+                request,
+                "orders/order_detail.html",
+                _detail_context(order, request),
+                status=403,
+            )
         except drafts.DraftError as exc:
             messages.error(request, str(exc))
             return HttpResponseRedirect(order.get_absolute_url())
@@ -317,6 +386,20 @@ def order_detail(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
             "Back to draft. Submitting again needs a new quote and a new approval.",
         )
         return HttpResponseRedirect(_builder_url(order))
-    if order.is_editable and request.method == "GET":
+    # Editable orders open in the builder, except for the lead who just rejected one: their
+    # decision is done, so they see the read-only page with the rejection on it.
+    rejected_by_viewer = (
+        order.status == OrderStatus.REJECTED and order.decided_by_id == request.user.pk
+    )
+    if order.is_editable and request.method == "GET" and not rejected_by_viewer:
         return HttpResponseRedirect(_builder_url(order))
-    return render(request, "orders/order_detail.html", builder.detail_context(order))
+    return render(request, "orders/order_detail.html", _detail_context(order, request))
+
+
+def _detail_context(order: Order, request: WorkspaceRequest) -> dict[str, object]:
+    context = builder.detail_context(order)
+    # The edit button only for those whose reopen would be accepted.
+    context["can_reopen"] = (
+        drafts.reopen_refusal(order=order, user=request.user) is None
+    )
+    return context

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from orders import services
+from orders import billing, services
 from orders.drafts import order_event_record
 from orders.instantly import InstantlyClient, InstantlyError, OutcomeUnknown
 from orders.models import (
@@ -54,6 +55,8 @@ class DomainConsequence:
     domain: str
     selected: tuple[str, ...]
     remaining: tuple[str, ...]
+    # What stops being billed (from the order's bill, docs/instantly.md "Billing").
+    stops: billing.BillingStop | None = None
 
     @property
     def cancels_domain(self) -> bool:
@@ -86,6 +89,16 @@ class CancelPreview:
     @property
     def warning(self) -> str:
         return UNIBOX_WARNING
+
+    @property
+    def monthly_stops(self) -> Decimal:
+        return billing.total_stops(d.stops for d in self.domains if d.stops)
+
+    @property
+    def yearly_stops(self) -> Decimal:
+        return sum(
+            (d.stops.domain_per_year for d in self.domains if d.stops), Decimal("0.00")
+        )
 
 
 @dataclass(frozen=True)
@@ -135,13 +148,18 @@ def cancellation_preview(
             mailbox.email.lower()
         )
     consequences = []
+    bill = billing.order_bill(order)
     for domain, emails in by_domain.items():
         live = _live_on_domain(order, domain)
+        remaining = tuple(sorted(live - set(emails)))
         consequences.append(
             DomainConsequence(
                 domain=domain,
                 selected=tuple(emails),
-                remaining=tuple(sorted(live - set(emails))),
+                remaining=remaining,
+                stops=billing.billing_stops(
+                    bill, domain=domain, cancelled=len(emails), left=len(remaining)
+                ),
             )
         )
     return CancelPreview(

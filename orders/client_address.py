@@ -32,7 +32,7 @@ def client_address(request: HttpRequest) -> str:
         return remote
     hops = [
         part
-        for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        for part in request.headers.get("x-forwarded-for", "").split(",")
         if part.strip()
     ]
     if len(hops) < trusted:

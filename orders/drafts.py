@@ -3,6 +3,9 @@
 A draft is saved whole from the builder (items and mailboxes replaced in four queries whatever
 its size). Its `version` guards against two tabs overwriting each other: a save that carries an
 older version is refused and the caller shows the latest state.
+
+Every save that changes the contents records its editor (`OrderEdit`) and submission records
+the submitter: the four-eyes rule keeps both from approving (docs/security.md).
 """
 
 from __future__ import annotations
@@ -14,9 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.models import (
+    AWAITING_DECISION_STATUSES,
     EDITABLE_STATUSES,
+    DraftSnapshot,
     Mailbox,
+    Membership,
     Order,
+    OrderEdit,
     OrderEvent,
     OrderItem,
     OrderStatus,
@@ -40,6 +47,10 @@ class DraftConflict(DraftError):
 
 class DraftLocked(DraftError):
     pass
+
+
+class ReopenRefused(DraftError):
+    """This person may not take the request back from its approvers."""
 
 
 def order_event_record(
@@ -115,8 +126,12 @@ def order_draft_save(
     items: Sequence[DraftItem],
     order_type: str | None = None,
     title: str | None = None,
+    undo_label: str = "",
 ) -> Order:
     """Replace the draft's items and mailboxes with `items`.
+
+    With `undo_label` (a destructive action: remove, replace, clear, undo) the items as they
+    were are kept in a DraftSnapshot in this same transaction, so "Undo" can bring them back.
 
     Raises DraftConflict when `version` is not the stored one (someone saved in between) and
     DraftLocked when the order is no longer editable. Local rule findings never block a save.
@@ -131,16 +146,18 @@ def order_draft_save(
             "This draft was changed in another tab or by someone else since you opened it. "
             "Your last change was not saved; the latest version is shown."
         )
-    unchanged = (
-        (order_type is None or order_type == locked.order_type)
-        and (title is None or title.strip() == locked.title)
-        and locked.status == OrderStatus.DRAFT
-        and draft_items(locked) == list(items)
+    before = draft_items(locked)
+    contents_changed = (
+        (order_type is not None and order_type != locked.order_type)
+        or (title is not None and title.strip() != locked.title)
+        or before != list(items)
     )
-    if unchanged:
+    if not contents_changed and locked.status == OrderStatus.DRAFT:
         # Autosave fires on focus changes too; an identical save keeps the version, so another
         # tab's copy stays current.
         return locked
+    if undo_label and before != list(items):
+        _snapshot_take(order=locked, by=by, items=before, label=undo_label)
     fields = ["version", "updated_at"]
     if order_type is not None and order_type != locked.order_type:
         locked.order_type = OrderType(order_type)
@@ -160,6 +177,10 @@ def order_draft_save(
         fields.append("status")
     locked.version += 1
     locked.save(update_fields=fields)
+    if contents_changed:
+        # Only a real change makes an editor: an identical save of a rejected draft (autosave
+        # on focus) revises it without making its reader one.
+        OrderEdit.objects.create(order=locked, version=locked.version, editor=by)
 
     Mailbox.objects.filter(item__order=locked).delete()
     OrderItem.objects.filter(order=locked).delete()
@@ -187,15 +208,159 @@ def order_draft_save(
     return locked
 
 
+# How many undo steps a draft keeps; older snapshots are deleted as new ones are taken.
+SNAPSHOTS_KEPT = 10
+# The Undo offer stays on the page for this many saves after the destructive one, so the next
+# action (and the autosaves of typing around it) do not take it away.
+UNDO_WINDOW = 5
+
+
+def _items_json(items: Sequence[DraftItem]) -> list[dict[str, object]]:
+    return [
+        {
+            "domain": item.domain,
+            "provider": item.provider,
+            "forwarding_domain": item.forwarding_domain,
+            "mailboxes": [
+                [m.first_name, m.last_name, m.email_prefix] for m in item.mailboxes
+            ],
+        }
+        for item in items
+    ]
+
+
+def snapshot_items(snapshot: DraftSnapshot) -> list[DraftItem]:
+    return [
+        DraftItem(
+            domain=str(item["domain"]),
+            provider=int(item["provider"]),
+            forwarding_domain=str(item["forwarding_domain"]),
+            mailboxes=tuple(
+                DraftMailbox(first_name=str(f), last_name=str(la), email_prefix=str(p))
+                for f, la, p in item["mailboxes"]
+            ),
+        )
+        for item in snapshot.items
+    ]
+
+
+def _snapshot_take(
+    *, order: Order, by: User, items: Sequence[DraftItem], label: str
+) -> DraftSnapshot:
+    snapshot = DraftSnapshot.objects.create(
+        order=order,
+        version=order.version,
+        label=label[:200],
+        items=_items_json(items),
+        taken_by=by,
+    )
+    stale = DraftSnapshot.objects.filter(order=order).values_list("pk", flat=True)[
+        SNAPSHOTS_KEPT:
+    ]
+    DraftSnapshot.objects.filter(pk__in=list(stale)).delete()
+    return snapshot
+
+
+def undo_offer(order: Order) -> DraftSnapshot | None:
+    """The snapshot the builder offers to undo: the newest, while it is recent."""
+    snapshot = DraftSnapshot.objects.filter(order=order).first()
+    if snapshot is None or order.version - snapshot.version > UNDO_WINDOW:
+        return None
+    return snapshot
+
+
+@transaction.atomic
+def order_draft_undo(
+    *,
+    order: Order,
+    by: User,
+    version: int,
+    snapshot_id: int,
+    order_type: str | None = None,
+    title: str | None = None,
+    typed: Sequence[DraftItem] | None = None,
+) -> tuple[Order, str]:
+    """Bring back the items of one of this draft's snapshots as a new version; returns the
+    saved order and the undone action's label.
+
+    The restore is an ordinary save (version guard, edit recorded for four-eyes) and is itself
+    undoable: the items it replaces become the newest snapshot. `typed` is what the page
+    showed when Undo was clicked: it is saved first, so typing that autosave had not sent yet
+    is in that snapshot too. Raises DraftError when the snapshot is gone (undone already, or
+    too old)."""
+    snapshot = (
+        DraftSnapshot.objects.select_for_update()
+        .filter(order_id=order.pk, pk=snapshot_id)
+        .first()
+    )
+    if snapshot is None:
+        raise DraftError(
+            "That undo is no longer available (it was used already or is too old); "
+            "the draft was not changed."
+        )
+    items = snapshot_items(snapshot)
+    label = snapshot.label
+    snapshot.delete()
+    if typed is not None:
+        order = order_draft_save(
+            order=order,
+            by=by,
+            version=version,
+            items=typed,
+            order_type=order_type,
+            title=title,
+        )
+        version = order.version
+    saved = order_draft_save(
+        order=order,
+        by=by,
+        version=version,
+        items=items,
+        order_type=order_type,
+        title=title,
+        undo_label=f"Undid “{label}”",
+    )
+    return saved, label
+
+
+def reopen_refusal(*, order: Order, user: User) -> str | None:
+    """Why this person may not reopen the order, or None when they may.
+
+    Reopening a request that waits for approval voids it, so only its submitter (taking it
+    back) or a lead may; a rejected order is back with the team and anyone may revise it."""
+    if order.status not in REOPENABLE:
+        return (
+            f"An order that is {order.get_status_display().lower()} cannot be edited."
+        )
+    if (
+        order.status not in AWAITING_DECISION_STATUSES
+        or order.submitted_by_id == user.pk
+    ):
+        return None
+    membership = Membership.objects.filter(
+        user_id=user.pk, workspace_id=order.workspace_id
+    ).first()
+    if membership is not None and membership.is_lead:
+        return None
+    return (
+        "This order waits for approval: only the person who submitted it or a lead can "
+        "take it back for editing."
+    )
+
+
 @transaction.atomic
 def order_reopen(*, order: Order, by: User) -> Order:
     """Back to draft for editing. A pending approval request is void from here on: the next
-    submission needs a new quote and a new approval (DESIGN §3 rule 1)."""
+    submission needs a new quote and a new approval (docs/architecture.md, safety rule 1).
+
+    Raises ReopenRefused when `by` may not void the request, DraftLocked when the order is
+    past approval."""
     locked = Order.objects.select_for_update().get(pk=order.pk)
-    if locked.status not in REOPENABLE:
-        raise DraftLocked(
-            f"An order that is {locked.get_status_display().lower()} cannot be edited."
-        )
+    refusal = reopen_refusal(order=locked, user=by)
+    if refusal is not None:
+        if locked.status not in REOPENABLE:
+            raise DraftLocked(refusal)
+        raise ReopenRefused(refusal)
     order_event_record(
         order=locked,
         by=by,
@@ -260,8 +425,15 @@ def order_submit(*, order: Order, by: User, version: int, fingerprint: str) -> O
     locked.status = OrderStatus.PENDING_APPROVAL
     locked.approved_quote = quote
     locked.submitted_at = timezone.now()
+    locked.submitted_by = by
     locked.save(
-        update_fields=["status", "approved_quote", "submitted_at", "updated_at"]
+        update_fields=[
+            "status",
+            "approved_quote",
+            "submitted_at",
+            "submitted_by",
+            "updated_at",
+        ]
     )
     # The workspace's approval policy decides who approves (maybe nobody: auto-approval,
     # which enqueues placement on commit). Imported here: workflow builds on this module.

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -19,12 +21,18 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from orders import instantly, mirror, services
-from orders.domains import CHECK_BATCH_SIZE, chunked, domain_problem
+from orders import instantly, mirror, quotes, services
+from orders.domains import (
+    CHECK_BATCH_SIZE,
+    chunked,
+    domain_problem,
+    normalise_domain,
+)
 from orders.models import (
     CheckStatus,
     DomainCheck,
     Order,
+    OrderType,
     Provider,
     RemoteAccount,
     RemoteDomain,
@@ -73,11 +81,8 @@ def suggestions(*, order: Order, domain: str, tld: Sequence[str]) -> dict[str, A
     try:
         with services.instantly_client_for(workspace=order.workspace) as client:
             found = client.similar_domains(domain, tlds=tuple(tld) or ("com", "org"))
-    except services.InstantlyKeyMissing:
-        return {
-            "problem": "This workspace has no Instantly API key yet.",
-            "fix_key": True,
-        }
+    except services.InstantlyKeyMissing as exc:
+        return {"problem": exc.problem, "fix_key": True}
     except instantly.InstantlyError as exc:
         return {
             "problem": _remote_problem(exc),
@@ -133,8 +138,8 @@ def domain_check_run(
             continue
         if policy is not None and policy.problem(domain):
             check.results[domain] = {"state": "unsupported_tld"}
-        elif domain_problem(domain):
-            check.results[domain] = {"state": "invalid"}
+        elif problem := domain_problem(domain):
+            check.results[domain] = {"state": "invalid", "reason": problem}
         else:
             pending.append(domain)
     check.status = CheckStatus.RUNNING
@@ -154,15 +159,24 @@ def domain_check_run(
         )
         try:
             for batch in chunked(pending, CHECK_BATCH_SIZE):
-                for result in client.check_domains(batch):
-                    check.results[result.domain] = _state_of(result)
+                # Instantly may echo a name in another form (case, spaces): match on the
+                # normalised name, and never leave a row "checking" when no answer names it.
+                answers = {
+                    normalise_domain(result.domain): result
+                    for result in client.check_domains(batch)
+                }
+                for domain in batch:
+                    answer = answers.get(normalise_domain(domain))
+                    check.results[domain] = (
+                        _state_of(answer) if answer else {"state": "no_answer"}
+                    )
                 check.wait_reason = ""
                 check.save(update_fields=["results", "wait_reason"])
         finally:
             if own_client:
                 client.close()
-    except services.InstantlyKeyMissing:
-        return _check_failed(check, "This workspace has no Instantly API key yet.")
+    except services.InstantlyKeyMissing as exc:
+        return _check_failed(check, exc.problem)
     except instantly.InstantlyTransientError:
         # Let the task retry later: what was checked so far stays.
         raise
@@ -203,11 +217,8 @@ def prewarmed_stock(
             stock = client.pre_warmed_domains(
                 extensions=allowed or None, search=search.strip() or None
             )
-    except services.InstantlyKeyMissing:
-        return {
-            "problem": "This workspace has no Instantly API key yet.",
-            "fix_key": True,
-        }
+    except services.InstantlyKeyMissing as exc:
+        return {"problem": exc.problem, "fix_key": True}
     except instantly.InstantlyError as exc:
         return {
             "problem": _remote_problem(exc),
@@ -225,15 +236,69 @@ def prewarmed_stock(
         for d in stock
         if d.domain not in taken
     ]
-    return {"stock": rows, "searched": True}
+    priced = _prewarmed_prices(order, rows[:PREWARMED_PRICED])
+    for row in rows:
+        row["price"] = priced.get(str(row["domain"]))
+    return {"stock": rows, "searched": True, "priced": bool(priced)}
 
 
-def owned_domains(*, workspace: Workspace) -> dict[str, Any]:
-    """Domains from the remote mirror with their fixed provider; Microsoft ones are listed as
-    not eligible because Instantly takes no extra Microsoft mailboxes through the API."""
+# How many listed pre-warmed domains are priced (one simulation covers them all).
+PREWARMED_PRICED = 50
+
+
+@dataclass(frozen=True)
+class StockPrice:
+    mailboxes: int
+    per_year: Decimal
+    per_month: Decimal
+
+
+def _prewarmed_prices(
+    order: Order, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, StockPrice]:
+    """What each listed domain includes and costs. The stock list names only the domain and
+    its provider; one simulation of buying them all tells the mailboxes and prices (nothing
+    is bought). Trouble leaves the rows unpriced: the quote prices them once added."""
+    if not rows:
+        return {}
+    payload = {
+        "order_type": OrderType.PRE_WARMED_UP,
+        "items": [
+            {"domain": r["domain"], "email_provider": int(r["provider"])} for r in rows
+        ],
+    }
+    try:
+        with services.instantly_client_for(workspace=order.workspace) as client:
+            result = client.simulate_order(payload)
+    except (services.InstantlyKeyMissing, instantly.InstantlyError) as exc:
+        logger.info("pre-warmed stock not priced: %s", type(exc).__name__)
+        return {}
+    return {
+        item.domain: StockPrice(
+            mailboxes=len(item.accounts),
+            per_year=quotes.cents(item.domain_price),
+            per_month=quotes.cents(item.accounts_price),
+        )
+        for item in result.order_items
+    }
+
+
+# Owned domains listed at once; a search narrows a longer list.
+OWNED_SHOWN = 100
+
+
+def owned_domains(*, workspace: Workspace, search: str = "") -> dict[str, Any]:
+    """Domains from the remote mirror with their fixed provider and how many mailboxes they
+    hold of the provider's most; Microsoft ones are listed as not eligible because Instantly
+    takes no extra Microsoft mailboxes through the API, full ones because they are full."""
+    search = search.strip().lower()[:253]
     domains = RemoteDomain.objects.filter(
         workspace=workspace, cancelled_remote_at__isnull=True
     ).order_by("domain")
+    if search:
+        domains = domains.filter(domain__contains=search)
+    matching = domains.count()
+    domains = domains[:OWNED_SHOWN]
     counts = dict(
         RemoteAccount.objects.filter(
             workspace=workspace, cancelled_remote_at__isnull=True
@@ -255,18 +320,37 @@ def owned_domains(*, workspace: Workspace) -> dict[str, Any]:
             )
         else:
             eligible, reason = True, ""
+        held = counts.get(remote.domain, 0)
+        most = (
+            PROVIDER_RULES[remote.provider].max_mailboxes if remote.provider else None
+        )
+        if eligible and most is not None and held >= most:
+            eligible, reason = (
+                False,
+                f"full, {remote.get_provider_display()} domains hold at most {most} mailboxes.",
+            )
         rows.append(
             {
                 "domain": remote.domain,
                 "provider": remote.provider,
                 "provider_label": remote.get_provider_display() or "provider unknown",
-                "mailboxes": counts.get(remote.domain, 0),
+                "mailboxes": held,
+                "capacity": most,
+                "room": max(most - held, 0) if most is not None else None,
                 "eligible": eligible,
                 "reason": reason,
+                "forwarding_domain": remote.forwarding_domain,
+                "forwarding_mode": remote.forwarding_mode,
             }
         )
     state = mirror.refresh_state(workspace=workspace)
-    return {"owned": rows, "last_seen": state.done_at, "refreshing": state.running}
+    return {
+        "owned": rows,
+        "owned_search": search,
+        "owned_matching": matching,
+        "last_seen": state.done_at,
+        "refreshing": state.running,
+    }
 
 
 def owned_refresh_start(*, workspace: Workspace) -> None:

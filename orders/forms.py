@@ -20,8 +20,10 @@ class InstantlyKeyForm(forms.Form):
         strip=True,
         # render_value=False: a re-rendered form (say, after an error elsewhere) never echoes it.
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Shown once here, then only its last 4 characters.",
+        help_text="Stored encrypted; only the last 4 characters are shown. It replaces the "
+        "current key only after Instantly accepts it.",
     )
+    # The view passes the current key's mode as the initial value.
     mode = forms.ChoiceField(choices=MODES, initial="sandbox", widget=forms.RadioSelect)
 
     def clean_secret(self) -> str:

@@ -392,12 +392,14 @@ def _order_target(order: Order, row: dict[str, int] | None) -> str | None:
 
 def orders_flag_stuck(*, now: datetime | None = None) -> int:
     """Flag (once) orders being fulfilled with no progress for `stuck_after()`; tell the
-    requester. Progress clears the flag (see the poll)."""
+    requester. Progress clears the flag (see the poll). This is the bound of placed,
+    provisioning and partly cancelled orders still waiting for mailboxes; the other statuses'
+    bounds live in orders/workflow/bounds.py (docs/lifecycle-bounds.md)."""
     now = now or timezone.now()
     limit = now - stuck_after()
     flagged = 0
     candidates = (
-        Order.objects.being_fulfilled()
+        Order.objects.filter(_followed())
         .filter(stuck_at__isnull=True)
         .annotate(progress=Coalesce("last_progress_at", "placed_at", "updated_at"))
         .filter(progress__lt=limit)
@@ -413,7 +415,7 @@ def _flag_stuck(pk: int, now: datetime) -> int:
     order = (
         Order.objects.select_for_update().filter(pk=pk, stuck_at__isnull=True).first()
     )
-    if order is None or order.status not in FULFILMENT_STATUSES:
+    if order is None or not Order.objects.filter(_followed(), pk=pk).exists():
         return 0
     since = order.last_progress_at or order.placed_at
     order_event_record(

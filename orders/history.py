@@ -21,11 +21,13 @@ from typing import Any, Final, TypeVar, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Count, F, OrderBy, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import (
+    IN_FLIGHT_STATUSES,
     Mailbox,
     MailboxStatus,
     Membership,
@@ -36,6 +38,7 @@ from orders.models import (
     Provider,
     Workspace,
 )
+from orders.spend import ACTIVE_STATUSES, attention_q
 
 PER_PAGE_CHOICES: Final = (25, 50, 100, 200)
 DEFAULT_PER_PAGE: Final = 50
@@ -71,6 +74,36 @@ SORT_CHOICES: Final = [
 ]
 
 
+# The dashboard's cards count groups of statuses; each card links to its group here, so the
+# history lists exactly the orders the card counted.
+STATUS_GROUPS: Final = {
+    "active": "Active: placed, provisioning, ready or partly cancelled",
+    "in_flight": "In flight: submitting, reconciling, placed or provisioning",
+    "attention": "Needs attention or stuck",
+}
+
+
+def status_group_q(group: str, now: datetime) -> Q:
+    if group == "active":
+        return Q(status__in=ACTIVE_STATUSES)
+    if group == "in_flight":
+        return Q(status__in=IN_FLIGHT_STATUSES)
+    return attention_q(now)
+
+
+# Orders exist only between these days; the bounds also keep "the day after the end date"
+# (the filter's exclusive end) and its time-zone shift inside what datetime can hold.
+EARLIEST_DATE: Final = date(2000, 1, 1)
+LATEST_DATE: Final = date(2999, 12, 31)
+_DATE_RANGE_MESSAGE: Final = (
+    f"Enter a date between {EARLIEST_DATE:%Y-%m-%d} and {LATEST_DATE:%Y-%m-%d}."
+)
+_DATE_VALIDATORS: Final = [
+    MinValueValidator(EARLIEST_DATE, message=_DATE_RANGE_MESSAGE),
+    MaxValueValidator(LATEST_DATE, message=_DATE_RANGE_MESSAGE),
+]
+
+
 class HistoryFilterForm(forms.Form):
     """The history's GET parameters. Bound to request.GET; every field is optional."""
 
@@ -81,12 +114,17 @@ class HistoryFilterForm(forms.Form):
         widget=forms.TextInput(
             attrs={
                 "type": "search",
-                "placeholder": "Domain, or mailbox address (name@domain)",
+                "placeholder": "Title, domain, or mailbox address (name@domain)",
             }
         ),
     )
     status = forms.ChoiceField(
-        choices=[("", "Any status"), *OrderStatus.choices], required=False
+        choices=[
+            ("", "Any status"),
+            ("Groups", list(STATUS_GROUPS.items())),
+            ("Statuses", OrderStatus.choices),
+        ],
+        required=False,
     )
     type = forms.ChoiceField(
         label="Order type",
@@ -108,11 +146,13 @@ class HistoryFilterForm(forms.Form):
     created_from = forms.DateField(
         label="Created from",
         required=False,
+        validators=_DATE_VALIDATORS,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     created_to = forms.DateField(
         label="Created to",
         required=False,
+        validators=_DATE_VALIDATORS,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     sort = forms.ChoiceField(label="Sort", choices=SORT_CHOICES, required=False)
@@ -202,7 +242,7 @@ def workspace_people(workspace: Workspace) -> list[tuple[int, str]]:
 
 
 def orders_search(queryset: QuerySet[Order], term: str) -> QuerySet[Order]:
-    """Orders with a domain containing `term`, or, when `term` has an "@", a mailbox with
+    """Orders whose title or a domain contains `term`, or, when `term` has an "@", a mailbox with
     that address: "jane@acme.com" exactly (case-insensitive), "jane@" every mailbox named
     jane, "@acme" mailboxes on domains starting with acme.
 
@@ -216,7 +256,12 @@ def orders_search(queryset: QuerySet[Order], term: str) -> QuerySet[Order]:
         return queryset
     if "@" not in term:
         return queryset.filter(
-            pk__in=OrderItem.objects.filter(domain__icontains=term).values("order_id")
+            Q(title__icontains=term)
+            | Q(
+                pk__in=OrderItem.objects.filter(domain__icontains=term).values(
+                    "order_id"
+                )
+            )
         )
     local, _, domain = term.partition("@")
     mailboxes = Mailbox.objects.all()
@@ -240,7 +285,9 @@ def orders_filter(
 ) -> QuerySet[Order]:
     """Apply the filters and the sort. Dates are whole days in the current time zone."""
     tz = tz or timezone.get_current_timezone()
-    if filters.status:
+    if filters.status in STATUS_GROUPS:
+        queryset = queryset.filter(status_group_q(filters.status, timezone.now()))
+    elif filters.status:
         queryset = queryset.filter(status=filters.status)
     if filters.order_type:
         queryset = queryset.filter(order_type=filters.order_type)
@@ -354,6 +401,8 @@ class HistoryRow:
     pk: int
     url: str
     title: str
+    # Untitled orders carry their number in the name ("Untitled order #318").
+    titled: bool
     type_label: str
     status: str
     status_label: str
@@ -387,7 +436,8 @@ def history_rows(orders: Sequence[Order], *, workspace_slug: str) -> list[Histor
             HistoryRow(
                 pk=order.pk,
                 url=f"{prefix}{order.pk}{suffix}",
-                title=order.title or "Untitled order",
+                title=order.display_name,
+                titled=bool(order.title.strip()),
                 type_label=TYPE_SHORT.get(
                     OrderType(order.order_type), order.order_type
                 ),
@@ -487,7 +537,7 @@ def _csv_row(order: Order, summary: OrderSummary, workspace_slug: str) -> list[s
     return [
         str(order.pk),
         workspace_slug,
-        _cell(order.title),
+        _cell(order.display_name),
         order.order_type,
         order.status,
         _cell(order.requester.get_username()),

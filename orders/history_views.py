@@ -1,4 +1,4 @@
-"""The order history page and its CSV export (STYLE G4: parse, call, render).
+"""The order history page and its CSV export (views parse, call, render: docs/architecture.md).
 
 Filters live in the URL: a GET form, `{% querystring %}` links, and htmx swapping only the
 results (`hx-push-url`), so plain GET, sharing a link and the back button all work.

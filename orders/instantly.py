@@ -10,6 +10,8 @@ Retry policy, the part that protects money:
   backoff and full jitter, honouring `Retry-After`, at most `max_read_retries` times.
 - `place_order` and `cancel_accounts` change state and are never retried once sent. A failure
   after sending raises `OutcomeUnknown`: the caller reconciles from the list endpoints.
+- `set_forwarding` and `remove_forwarding` (PUT/DELETE) set an absolute state, so they are
+  retried like reads, except for their documented refusals 409, 422 and 502.
 - Every call (retries and rate-limiter waits included) ends by its deadline, or raises
   `DeadlineExceeded`, a transient error.
 
@@ -25,8 +27,10 @@ import json
 import logging
 import os
 import random
+import re
 import ssl
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +44,7 @@ import httpx
 from orders.ratelimit import (
     KIND_CHECK,
     KIND_DEFAULT,
+    KIND_FORWARDING,
     RateLimiter,
     RateLimiterUnavailable,
 )
@@ -59,6 +64,14 @@ CANCEL_PATH: Final = "dfy-email-account-orders/accounts/cancel"
 CHECK_PATH: Final = "dfy-email-account-orders/domains/check"
 SIMILAR_PATH: Final = "dfy-email-account-orders/domains/similar"
 PRE_WARMED_PATH: Final = "dfy-email-account-orders/domains/pre-warmed-up-list"
+FORWARDING_MODES: Final = ("redirect", "stealth")
+# The published pattern of a forwarding path's {domain} and of the body's forwarding_domain.
+FORWARDING_DOMAIN_PATTERN: Final = re.compile(r"^\s*\S+\.[a-zA-Z]{2,}\s*$")
+
+
+def forwarding_path(domain: str) -> str:
+    """domains/{domain}/forwarding, the domain percent-encoded so it stays one path segment."""
+    return f"domains/{urllib.parse.quote(domain.strip(), safe='')}/forwarding"
 
 
 # --- Errors -------------------------------------------------------------------------------
@@ -86,9 +99,9 @@ class InstantlyTransientError(InstantlyError):
     """Worth retrying later: 5xx, timeouts, connection errors, 429, a passed deadline.
 
     `request_sent` is False when Instantly certainly did not act on the request: nothing
-    reached the wire (connect error, pool timeout, a wait that would pass the deadline) or it
-    was refused with 429 before any processing. Then even a state-changing call is safe to
-    send again later.
+    reached the wire (connect error, pool timeout, a wait that would pass the deadline), or a
+    read was answered 429. Then the request is safe to send again later. The real order POST
+    never relies on a 429 this way: `place_order` reports it as OutcomeUnknown.
     """
 
     def __init__(
@@ -122,7 +135,17 @@ class InstantlyPlanError(InstantlyError):
 
 
 class InstantlyScopeError(InstantlyError):
-    """HTTP 403: the key lacks a scope the endpoint needs (or the plan forbids it)."""
+    """HTTP 403: the key lacks a scope the endpoint needs, or the workspace's plan lacks the
+    feature; Instantly's 403 does not say which (`FORBIDDEN_HINT` names both)."""
+
+
+# What a person reads for a 403 on ordering: both causes, since the answer cannot tell them apart.
+FORBIDDEN_HINT: Final = (
+    "Instantly answered 403 Forbidden: either the API key lacks the DFY order scope "
+    "(dfy_email_account_orders:create or :all), or the Instantly workspace's plan does not "
+    "include DFY ordering (it needs an active trial, a paid CRM plan or an Outreach "
+    "entitlement). Check both in Instantly."
+)
 
 
 class InstantlyNotFound(InstantlyError):
@@ -168,6 +191,21 @@ class OutcomeUnknown(InstantlyError):
     sending, 5xx, unreadable or malformed body). Never retry it; reconcile from the list
     endpoints. Deliberately not an `InstantlyTransientError`, so no retry-on-transient catches it.
     """
+
+
+class ForwardingConflict(InstantlyError):
+    """HTTP 409 from a forwarding change: the domain order is still being provisioned.
+    Nothing changed; the same change succeeds once the domain is ready."""
+
+
+class ForwardingUnsupported(InstantlyError):
+    """HTTP 422 from a forwarding change: Instantly does not support it for this domain."""
+
+
+class ForwardingNotApplied(InstantlyError):
+    """HTTP 502 from a forwarding change: Instantly could not apply it and nothing changed.
+    Deliberately not transient: it is a documented answer for a person to read, not a
+    reason to hammer an endpoint that allows 10 changes a minute."""
 
 
 AUTH_FAILURES: Final = (InstantlyAuthError, InstantlyScopeError, InstantlyPlanError)
@@ -300,6 +338,15 @@ class RemoteAccount:
     @property
     def is_cancelled(self) -> bool:
         return self.timestamp_cancelled is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainForwarding:
+    """A domain's web forwarding. Both values are None when nothing is configured."""
+
+    domain: str
+    forwarding_domain: str | None = None
+    forwarding_mode: str | None = None  # "redirect" or "stealth"
 
 
 # --- Parsing ------------------------------------------------------------------------------
@@ -568,6 +615,18 @@ def _parse_remote_account(data: Mapping[str, object]) -> RemoteAccount:
     )
 
 
+def _parse_forwarding(data: Mapping[str, object], domain: str) -> DomainForwarding:
+    w = "forwarding"
+    mode = _opt_str(data, "forwarding_mode", w)
+    if mode is not None and mode not in FORWARDING_MODES:
+        raise _Malformed(f"{w}.forwarding_mode: unexpected value")
+    return DomainForwarding(
+        domain=_opt_str(data, "domain", w) or domain,
+        forwarding_domain=_opt_str(data, "forwarding_domain", w) or None,
+        forwarding_mode=mode,
+    )
+
+
 def _parse_retry_after(value: str | None) -> float | None:
     """Retry-After as seconds from now: either delta-seconds or an HTTP date."""
     if not value:
@@ -821,13 +880,15 @@ class InstantlyClient:
 
         Sent at most once, never retried by the client. Outcomes:
         - a parsed OrderResult (placed, or refused with `order_error`): definitive;
-        - a 4xx error (auth, scope, plan, not found, validation, RateLimited on 429): refused
-          before anything happened; definitive "not placed";
+        - a 4xx error other than 408 and 429 (auth, scope, plan, not found, validation):
+          refused before anything happened; definitive "not placed";
         - InstantlyTransientError with `request_sent=False` (connect error, pool timeout, or the
-          deadline passing while waiting for the rate limiter): nothing was sent, safe to retry
-          later;
-        - OutcomeUnknown (timeout or connection lost after sending, 5xx, a redirect, an
+          deadline passing while waiting for the local rate limiter): nothing was sent, safe to
+          retry later;
+        - OutcomeUnknown (timeout or connection lost after sending, 429, 5xx, a redirect, an
           unreadable or malformed body): the order may exist; reconcile, never resend blindly.
+          Instantly does not promise that a 429 answer means the order was not processed, so
+          a 429 to this POST is treated like a lost answer (docs/lifecycle-bounds.md).
         """
         body = {**_order_body(payload), "simulation": False}
         deadline = self._clock() + self._deadline_seconds
@@ -844,6 +905,12 @@ class InstantlyClient:
             if not exc.request_sent:
                 raise
             raise OutcomeUnknown(f"order outcome unknown: {exc.message}") from exc
+        if response.status_code == 429:
+            raise OutcomeUnknown(
+                "order outcome unknown: HTTP 429 (rate limited) to the real order",
+                status_code=429,
+                raw_body=self._redact(response.text),
+            )
         return self._finish_state_change(
             response, "order", lambda text: _parse_order_result(_loads(text), text)
         )
@@ -915,6 +982,83 @@ class InstantlyClient:
             ]
 
         return self._finish_state_change(response, "cancellation", parse)
+
+    def get_forwarding(self, domain: str) -> DomainForwarding:
+        """The web forwarding of a domain ordered through Instantly. Read: retried."""
+        _forwarding_check_domain(domain)
+        data, _text = self._read("GET", forwarding_path(domain))
+        return _parse_forwarding(_obj(data, "forwarding"), domain)
+
+    def set_forwarding(
+        self, domain: str, *, forwarding_domain: str, mode: str = "redirect"
+    ) -> DomainForwarding:
+        """Forward `domain` to `forwarding_domain` ("redirect" changes the visitor's URL,
+        "stealth" keeps it and proxies the content). Returns the new forwarding.
+
+        Raises ForwardingConflict (409, still provisioning), ForwardingUnsupported (422),
+        ForwardingNotApplied (502), RateLimited / DeadlineExceeded (the 10/min, 60/h budget;
+        `retry_after` says how long), or another InstantlyError.
+        """
+        _forwarding_check_domain(domain)
+        target = forwarding_domain.strip()
+        if not FORWARDING_DOMAIN_PATTERN.search(target):
+            raise ValueError("forwarding_domain must look like mycompany.com")
+        if target.lower() == domain.strip().lower():
+            raise ValueError("a domain cannot forward to itself")
+        if mode not in FORWARDING_MODES:
+            raise ValueError("mode must be 'redirect' or 'stealth'")
+        data = self._forwarding_change(
+            "PUT", domain, {"forwarding_domain": target, "forwarding_mode": mode}
+        )
+        return _parse_forwarding(_obj(data, "forwarding"), domain)
+
+    def remove_forwarding(self, domain: str) -> DomainForwarding:
+        """Remove a domain's forwarding. Idempotent at Instantly: removing absent forwarding
+        succeeds. Same errors as `set_forwarding`."""
+        _forwarding_check_domain(domain)
+        self._forwarding_change("DELETE", domain, None)
+        return DomainForwarding(domain=domain.strip().lower())
+
+    def _forwarding_change(self, method: str, domain: str, body: object) -> object:
+        """PUT or DELETE under the forwarding limit. Both set an absolute state, so sending
+        one twice is harmless: timeouts, connection errors, 5xx other than 502 and 429 are
+        retried like reads, within the deadline. 409, 422 and 502 are answers for a person."""
+        path = forwarding_path(domain)
+        deadline = self._clock() + self._deadline_seconds
+        attempt = 0
+        while True:
+            try:
+                response = self._send_once(
+                    method,
+                    path,
+                    json_body=body,
+                    params=None,
+                    kind=KIND_FORWARDING,
+                    deadline=deadline,
+                )
+                _raise_forwarding_refusal(response, self._redact)
+                self._raise_for_status(response)
+                if not response.content.strip():
+                    return {}
+                try:
+                    decoded: object = _loads(response.text)
+                except ValueError as exc:
+                    raise InstantlyProtocolError(
+                        f"{path}: response is not JSON",
+                        status_code=response.status_code,
+                        raw_body=response.text,
+                    ) from exc
+                return decoded
+            except DeadlineExceeded:
+                raise
+            except InstantlyTransientError as exc:
+                if attempt >= self._max_read_retries:
+                    raise
+                delay = self._backoff(attempt)
+                if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)
+                self._pause(delay, f"a retry after {exc.message}", deadline, cause=exc)
+                attempt += 1
 
     # --- Machinery ------------------------------------------------------------------------
 
@@ -1210,6 +1354,44 @@ class InstantlyClient:
         )
 
 
+_FORWARDING_REFUSALS: Final[dict[int, type[InstantlyError]]] = {
+    409: ForwardingConflict,
+    422: ForwardingUnsupported,
+    502: ForwardingNotApplied,
+}
+
+
+def _raise_forwarding_refusal(
+    response: httpx.Response, redact: Callable[[str], str]
+) -> None:
+    """409, 422 and 502 have a documented meaning on the forwarding endpoints only."""
+    error_class = _FORWARDING_REFUSALS.get(response.status_code)
+    if error_class is None:
+        return
+    text = response.text
+    detail: object = None
+    try:
+        decoded = _loads(text)
+        if isinstance(decoded, dict):
+            detail = decoded.get("message")
+    except ValueError:
+        pass
+    message = f"{response.status_code} {response.reason_phrase}"
+    if isinstance(detail, str) and detail:
+        message = f"{message}: {detail}"
+    raise error_class(
+        redact(message),
+        status_code=response.status_code,
+        error=response.reason_phrase,
+        raw_body=redact(text),
+    )
+
+
+def _forwarding_check_domain(domain: str) -> None:
+    if not isinstance(domain, str) or not FORWARDING_DOMAIN_PATTERN.search(domain):
+        raise ValueError("domain must look like example.com")
+
+
 def _order_body(payload: Mapping[str, object]) -> dict[str, object]:
     """The caller's {"order_type", "items"}; the simulation flag belongs to the method."""
     if "simulation" in payload:
@@ -1218,4 +1400,10 @@ def _order_body(payload: Mapping[str, object]) -> dict[str, object]:
         )
     if "order_type" not in payload or "items" not in payload:
         raise ValueError("an order payload needs 'order_type' and 'items'")
+    items = payload["items"]
+    if not isinstance(items, list | tuple) or not items:
+        # Instantly answered such an order "placed" while recording nothing: never send one.
+        raise ValueError(
+            "an order needs at least one item; refusing to send an empty one"
+        )
     return dict(payload)

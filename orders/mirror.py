@@ -72,6 +72,14 @@ def _batches(rows: Iterable[T], size: int = UPSERT_BATCH_SIZE) -> Iterator[list[
         yield batch
 
 
+def _known_mode(order: instantly.RemoteOrder) -> str:
+    # Only the two published modes fit the column; anything newer reads as "not known".
+    mode = order.forwarding_mode or ""
+    return (
+        mode if order.forwarding_domain and mode in instantly.FORWARDING_MODES else ""
+    )
+
+
 def remote_mirror_refresh(
     *, workspace: Workspace, client: instantly.InstantlyClient
 ) -> MirrorResult:
@@ -88,6 +96,7 @@ def remote_mirror_refresh(
                     workspace=workspace,
                     domain=o.domain,
                     forwarding_domain=o.forwarding_domain or "",
+                    forwarding_mode=_known_mode(o),
                     is_pre_warmed_up=bool(o.is_pre_warmed_up),
                     created_remote_at=o.timestamp_created,
                     cancelled_remote_at=o.timestamp_cancelled,
@@ -99,6 +108,7 @@ def remote_mirror_refresh(
             unique_fields=["workspace", "domain"],
             update_fields=[
                 "forwarding_domain",
+                "forwarding_mode",
                 "is_pre_warmed_up",
                 "created_remote_at",
                 "cancelled_remote_at",

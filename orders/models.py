@@ -6,6 +6,7 @@ in `orders/services.py`.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Self
 
@@ -48,6 +49,11 @@ class Workspace(models.Model):
         help_text="Recurring monthly spend that approval may not exceed.",
     )
     webhook_url = models.URLField(blank=True)
+    # Signs every webhook delivery (docs/webhooks.md); Fernet-encrypted like the API key.
+    webhook_secret_encrypted = models.TextField(blank=True, editable=False)
+    webhook_secret_created_at = models.DateTimeField(
+        null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -187,6 +193,65 @@ class InstantlyKey(models.Model):
         return decrypt(self.secret_encrypted)
 
 
+class PendingKeyStatus(models.TextChoices):
+    VERIFYING = "verifying", "Being verified"
+    ACCEPTED = "accepted", "Verified and now in use"
+    REFUSED = "refused", "Refused"
+
+
+class PendingInstantlyKey(models.Model):
+    """A pasted key waiting for its verification (docs/security.md). It replaces the active
+    `InstantlyKey` only once Instantly accepts it, so a wrong paste never breaks quoting. One
+    row per workspace: the latest attempt; its secret is erased once the attempt ends."""
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="pending_instantly_key"
+    )
+    label = models.CharField(max_length=80, blank=True)
+    secret_encrypted = models.TextField(editable=False, blank=True)
+    last4 = models.CharField(max_length=4, editable=False)
+    base_url = models.URLField(max_length=300)
+    status = models.CharField(
+        max_length=20, choices=PendingKeyStatus, default=PendingKeyStatus.VERIFYING
+    )
+    # What Instantly said about the key (a KeyStatus value), once it has answered.
+    outcome = models.CharField(max_length=20, choices=KeyStatus, blank=True)
+    status_detail = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.label or 'New Instantly key'} ····{self.last4}"
+
+    def __repr__(self) -> str:
+        return f"<PendingInstantlyKey {self.pk} ····{self.last4} {self.status}>"
+
+    @property
+    def masked(self) -> str:
+        return f"····{self.last4}"
+
+    @property
+    def is_sandbox(self) -> bool:
+        return "/sandbox/" in self.base_url
+
+    @property
+    def is_verifying(self) -> bool:
+        return self.status == PendingKeyStatus.VERIFYING
+
+    def reveal(self) -> str:
+        """The clear secret, for the Instantly client only."""
+        from orders.crypto import decrypt
+
+        return decrypt(self.secret_encrypted)
+
+
 class OrderType(models.TextChoices):
     DFY = "dfy", "New domains (DFY)"
     PRE_WARMED_UP = "pre_warmed_up", "Pre-warmed domains"
@@ -204,6 +269,9 @@ class OrderStatus(models.TextChoices):
     PROVISIONING = "provisioning", "Provisioning mailboxes"
     READY = "ready", "Ready"
     FAILED = "failed", "Refused by Instantly"
+    # No default card at Instantly: the order waits until a person pays or adds one there,
+    # then tries again (docs/lifecycle-bounds.md). Nothing was bought.
+    AWAITING_CHECKOUT = "awaiting_checkout", "Awaiting payment at Instantly"
     UNKNOWN = "unknown", "Outcome unknown, reconciling"
     NEEDS_ATTENTION = "needs_attention", "Needs attention"
     PARTIALLY_CANCELLED = "partially_cancelled", "Partially cancelled"
@@ -229,6 +297,7 @@ FULFILMENT_STATUSES = frozenset({OrderStatus.PLACED, OrderStatus.PROVISIONING})
 BUDGET_STATUSES = frozenset(
     {
         OrderStatus.APPROVED,
+        OrderStatus.AWAITING_CHECKOUT,
         OrderStatus.SUBMITTING,
         OrderStatus.UNKNOWN,
         OrderStatus.NEEDS_ATTENTION,
@@ -342,6 +411,11 @@ class Order(models.Model):
     # What reconciliation found on the list endpoints: found / missing domains or mailboxes.
     reconcile_evidence = models.JSONField(default=dict, blank=True)
     last_reconciled_at = models.DateTimeField(null=True, blank=True)
+    # When the sweeper may start the next reconciliation check (backoff); null means now.
+    next_reconcile_at = models.DateTimeField(null=True, blank=True)
+    # When a person was last told that the current status outlived its bound; "told once"
+    # means this is later than the moment the order entered that status.
+    overdue_notified_at = models.DateTimeField(null=True, blank=True)
     # Claims given back because nothing was sent (429, connect error, re-quote unreachable).
     placement_tries = models.PositiveIntegerField(default=0)
     provisioning_at = models.DateTimeField(null=True, blank=True)
@@ -349,6 +423,14 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # Who froze the current quote for approval: four-eyes keeps them from approving it.
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     placed_at = models.DateTimeField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True)
@@ -366,12 +448,17 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.title or f"Order #{self.pk}"
+        return self.display_name
 
     def get_absolute_url(self) -> str:
         return reverse(
             "orders:detail", kwargs={"slug": self.workspace.slug, "pk": self.pk}
         )
+
+    @property
+    def display_name(self) -> str:
+        """The one name pages, emails, exports and admin use for the order."""
+        return self.title.strip() or f"Untitled order #{self.pk}"
 
     @property
     def is_editable(self) -> bool:
@@ -471,6 +558,20 @@ class Quote(models.Model):
     def __str__(self) -> str:
         return f"Quote {self.fingerprint[:10]} ${self.due_now}"
 
+    @property
+    def needs_checkout(self) -> bool:
+        """The simulation shows no payment method at Instantly (or asks for checkout): a real
+        order would wait for a payment there instead of being bought (docs/instantly.md)."""
+        try:
+            data = json.loads(self.response_body)
+        except ValueError:
+            return False
+        if not isinstance(data, dict):
+            return False
+        return data.get("checkout_required") is True or not data.get(
+            "payment_method_last_4_digits"
+        )
+
 
 EVENT_LABELS = {
     "created": "Draft created",
@@ -487,9 +588,12 @@ EVENT_LABELS = {
     "place_request": "Order sent to Instantly",
     "placed": "Placed at Instantly",
     "failed": "Refused by Instantly",
+    "awaiting_checkout": "Instantly needs a payment method first; nothing bought",
+    "checkout_reminder": "Still awaiting payment at Instantly: reminded",
     "outcome_unknown": "Instantly's answer was lost",
     "stranded": "Worker stopped during placement",
     "reconcile_check": "Checked Instantly's lists",
+    "approval_reminder": "Still waiting for a decision: approvers reminded",
     "reconciled_placed": "Found at Instantly: placed",
     "needs_attention": "Needs a person",
     "marked_placed": "Marked placed by hand",
@@ -502,6 +606,8 @@ EVENT_LABELS = {
     "cancel_request": "Cancellation sent to Instantly",
     "cancel_failed": "Cancellation refused",
     "mailboxes_cancelled": "Mailboxes cancelled",
+    "forwarding_set": "Domain forwarding set",
+    "forwarding_removed": "Domain forwarding removed",
 }
 
 
@@ -542,6 +648,57 @@ class OrderEvent(models.Model):
             return str(OrderStatus(self.to_status).label)
         except ValueError:
             return self.to_status
+
+
+class OrderEdit(models.Model):
+    """Append-only: who changed a draft's contents, and the version their save produced.
+
+    The four-eyes rule reads these: nobody approves contents they changed since the order was
+    last decided (docs/security.md)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="edits")
+    version = models.PositiveIntegerField()
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(
+                fields=["order", "created_at"], name="order_edit_order_created"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} by {self.editor_id}"
+
+
+class DraftSnapshot(models.Model):
+    """The draft's items as they were just before a destructive builder action (remove,
+    replace, clear), so "Undo" can bring them back as a new version.
+
+    Written by the same transaction as the destructive save; a few recent ones are kept per
+    order. `items` is the DraftItem list as JSON: domain, provider, forwarding domain and the
+    mailboxes' first name, last name and prefix."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="snapshots")
+    version = models.PositiveIntegerField()  # the version these items were saved as
+    # What the action did, e.g. "Removed acme.com and its 2 mailboxes".
+    label = models.CharField(max_length=200)
+    items = models.JSONField()
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["order", "-id"], name="draft_snapshot_order")]
+
+    def __str__(self) -> str:
+        return f"{self.label} (v{self.version})"
 
 
 class CheckStatus(models.TextChoices):
@@ -599,6 +756,11 @@ class DomainCheck(models.Model):
         return self.status in {CheckStatus.DONE, CheckStatus.FAILED}
 
 
+class ForwardingMode(models.TextChoices):
+    REDIRECT = "redirect", "Redirect (the address changes)"
+    STEALTH = "stealth", "Stealth (the address stays)"
+
+
 class RemoteDomain(models.Model):
     """Mirror of a domain Instantly reports as ordered by this workspace (list endpoints)."""
 
@@ -608,6 +770,9 @@ class RemoteDomain(models.Model):
     domain = models.CharField(max_length=253)
     provider = models.PositiveSmallIntegerField(choices=Provider, null=True, blank=True)
     forwarding_domain = models.CharField(max_length=253, blank=True)
+    forwarding_mode = models.CharField(
+        max_length=10, blank=True, choices=ForwardingMode
+    )
     is_pre_warmed_up = models.BooleanField(default=False)
     created_remote_at = models.DateTimeField(null=True, blank=True)
     cancelled_remote_at = models.DateTimeField(null=True, blank=True)
@@ -657,3 +822,59 @@ class RemoteAccount(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class DeliveryStatus(models.TextChoices):
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    RETRYING = "retrying", "Failed, will retry"
+    FAILED = "failed", "Failed, given up"
+
+
+class NotificationDelivery(models.Model):
+    """One attempt at delivering one notification event over one channel (docs/webhooks.md).
+
+    Append-only apart from the attempt's own outcome; the event id is what makes a redelivered
+    task message harmless and what receivers de-duplicate on."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="notification_deliveries"
+    )
+    order = models.ForeignKey(
+        "Order", on_delete=models.CASCADE, related_name="notification_deliveries"
+    )
+    event = models.CharField(max_length=40)
+    channel = models.CharField(max_length=10, choices=NotificationChannel)
+    event_id = models.UUIDField()
+    attempt = models.PositiveSmallIntegerField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus, default=DeliveryStatus.SENDING
+    )
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Written by the portal, never copied from a remote answer: no URL, no header, no secret.
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id", "channel", "attempt"],
+                name="notificationdelivery_unique_attempt",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["workspace", "-created_at"], name="notifdelivery_recent"
+            ),
+            models.Index(fields=["event_id", "channel"], name="notifdelivery_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.event} #{self.attempt} ({self.status})"

@@ -1,37 +1,54 @@
 """Telling people what happened to an order: email (Django's mail backend) and the
-workspace's optional webhook (JSON over HTTP).
+workspace's optional webhook (signed JSON over HTTPS, docs/webhooks.md).
 
-Sent after the transaction that caused them commits; a failure is logged, never raised, so a
-notification can neither undo nor block a transition. Nothing secret is ever sent: no key, no
-password, no raw Instantly answer.
+A transition only queues its notification, after its transaction commits; a Celery task
+delivers each channel separately, with retries, and records every attempt for the workspace's
+admins. So a slow or dead receiver can neither undo nor slow down a transition. Nothing secret
+is ever sent: no key, no password, no raw Instantly answer.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import logging
+import smtplib
+import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import httpx
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from orders.models import Membership, Order, Role
+from orders import webhooks
+from orders.models import (
+    DeliveryStatus,
+    Membership,
+    NotificationChannel,
+    NotificationDelivery,
+    Order,
+    Role,
+)
 
 logger = logging.getLogger(__name__)
 
 APPROVERS: Final = "approvers"
 REQUESTER: Final = "requester"
-# Tests swap in httpx.MockTransport; None means real HTTP.
+# Tests swap in httpx.MockTransport and a resolver stub; None means real HTTP.
 webhook_transport: httpx.BaseTransport | None = None
+webhook_resolver: webhooks.Resolver = webhooks.resolve_host
+# An attempt younger than this is still running somewhere (above the task's time limit).
+IN_FLIGHT_SECONDS: Final = 120
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,11 @@ EVENTS: Final[dict[str, EventSpec]] = {
         "Refused by Instantly: {order}",
         "{order} was not placed. {refusal}",
     ),
+    "awaiting_checkout": EventSpec(
+        REQUESTER,
+        "Awaiting payment at Instantly: {order}",
+        "{order} was not bought: {reason}",
+    ),
     "ready": EventSpec(
         REQUESTER,
         "Ready: {order}",
@@ -93,32 +115,125 @@ EVENTS: Final[dict[str, EventSpec]] = {
 
 
 def order_notify(*, order: Order, event: str) -> None:
-    """Send `event` about `order` once the current transaction commits (now if none)."""
+    """Queue `event` about `order` for delivery once the current transaction commits (now if
+    none): one task per channel, so a failing webhook never sends the email again. The event
+    id travels with both and is what makes a redelivered task message harmless."""
+    from orders.tasks import deliver_notification_task  # tasks → workflow → here
+
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}")
-    transaction.on_commit(
-        functools.partial(notification_send, order_id=order.pk, event=event)
-    )
-
-
-def notification_send(*, order_id: int, event: str) -> None:
-    """Email the event's audience and post the workspace's webhook. Never raises."""
-    try:
-        order = (
-            Order.objects.select_related(
-                "workspace", "requester", "decided_by", "approved_quote"
-            )
-            .filter(pk=order_id)
-            .first()
+    event_id = str(uuid.uuid4())
+    for channel in (NotificationChannel.EMAIL, NotificationChannel.WEBHOOK):
+        deliver_notification_task.delay_on_commit(
+            order_id=order.pk, event=event, event_id=event_id, channel=str(channel)
         )
-        if order is None:
-            return
-        spec = EVENTS[event]
-        context = _context(order, event, spec)
-        _email(order, spec, context)
-        _webhook(order, event, context)
-    except Exception:
-        logger.exception("notification %s for order %s failed", event, order_id)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    delivery: NotificationDelivery | None
+    retry: bool = False
+    # When set, come back after this many seconds (another attempt may still be running).
+    retry_in: int | None = None
+
+
+def notification_deliver(
+    *, order_id: int, event: str, event_id: str, channel: str, final: bool
+) -> DeliveryOutcome:
+    """One attempt at delivering `event` over `channel`, recorded as a NotificationDelivery.
+    Does nothing when this event already went out on this channel, or while another attempt
+    at it is in flight. `final` marks the last attempt the caller will make; otherwise a
+    failure that may pass asks for a retry. Never raises for a failed send."""
+    if event not in EVENTS or channel not in NotificationChannel.values:
+        raise ValueError(f"unknown notification {event!r} over {channel!r}")
+    order = (
+        Order.objects.select_related(
+            "workspace", "requester", "decided_by", "approved_quote"
+        )
+        .filter(pk=order_id)
+        .first()
+    )
+    if order is None:
+        return DeliveryOutcome(None)
+    earlier = NotificationDelivery.objects.filter(event_id=event_id, channel=channel)
+    if earlier.filter(status=DeliveryStatus.DELIVERED).exists():
+        return DeliveryOutcome(None)
+    in_flight_since = timezone.now() - timedelta(seconds=IN_FLIGHT_SECONDS)
+    running = (
+        earlier.filter(status=DeliveryStatus.SENDING, created_at__gte=in_flight_since)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if running is not None:
+        # Either a duplicate message is sending right now, or a worker died mid-attempt and
+        # its message came back at once (reject on worker lost). Come back once that attempt
+        # is surely over instead of acknowledging, or a dead attempt would lose the event.
+        left = (running - in_flight_since).total_seconds()
+        return DeliveryOutcome(None, retry=not final, retry_in=max(1, int(left) + 1))
+    # Attempts still "sending" past the window died with their worker: say so.
+    earlier.filter(status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.FAILED,
+        error="Abandoned: the worker stopped during this attempt.",
+    )
+    spec = EVENTS[event]
+    context = _context(order, event, spec)
+    if channel == NotificationChannel.EMAIL:
+        recipients = _recipients(order, spec)
+        if not recipients:
+            return DeliveryOutcome(None)
+        send: Callable[[], webhooks.PostResult] = functools.partial(
+            _email, spec, context, recipients
+        )
+    else:
+        if not order.workspace.webhook_url:
+            return DeliveryOutcome(None)
+        send = functools.partial(_webhook, order, event, event_id, context)
+    attempt = (earlier.aggregate(n=Max("attempt"))["n"] or 0) + 1
+    try:
+        with transaction.atomic():
+            delivery = NotificationDelivery.objects.create(
+                workspace=order.workspace,
+                order=order,
+                event=event,
+                channel=channel,
+                event_id=event_id,
+                attempt=attempt,
+            )
+    except IntegrityError:
+        return DeliveryOutcome(None)  # a duplicate message claimed this attempt first
+    started = time.monotonic()
+    result = send()
+    delivery.duration_ms = int((time.monotonic() - started) * 1000)
+    delivery.http_status = result.http_status
+    delivery.error = result.error[:300]
+    if result.delivered:
+        delivery.status = DeliveryStatus.DELIVERED
+    elif result.retry and not final:
+        delivery.status = DeliveryStatus.RETRYING
+    else:
+        delivery.status = DeliveryStatus.FAILED
+    delivery.save(update_fields=["status", "http_status", "duration_ms", "error"])
+    if not result.delivered:
+        # No URL and no host here: the error text is the portal's own.
+        logger.warning(
+            "%s for order %s (%s) attempt %s failed: %s",
+            channel,
+            order.pk,
+            event,
+            attempt,
+            result.error,
+        )
+    return DeliveryOutcome(delivery, retry=delivery.status == DeliveryStatus.RETRYING)
+
+
+def retry_delay(retries: int) -> int:
+    """Seconds before the next attempt: exponential from the configured base, capped at an
+    hour, with full jitter so a receiver coming back is not hit by every retry at once."""
+    base = int(settings.DFY_NOTIFICATION_RETRY_BASE_SECONDS)
+    return get_exponential_backoff_interval(
+        factor=base, retries=retries, maximum=3600, full_jitter=True
+    )
 
 
 def site_url() -> str:
@@ -129,7 +244,7 @@ def _context(order: Order, event: str, spec: EventSpec) -> dict[str, Any]:
     quote = order.approved_quote
     decider = order.decided_by.get_username() if order.decided_by else "automatically"
     words = {
-        "order": str(order),
+        "order": order.display_name,
         "requester": order.requester.get_username(),
         "decider": decider,
         "comment": order.decision_comment or "(no comment)",
@@ -166,19 +281,29 @@ def approvers_for(order: Order) -> list[str]:
     return sorted({m.user.email for m in chosen})
 
 
-def _email(order: Order, spec: EventSpec, context: dict[str, Any]) -> None:
+def _recipients(order: Order, spec: EventSpec) -> list[str]:
     if spec.audience == APPROVERS:
-        recipients = approvers_for(order)
-    else:
-        recipients = [order.requester.email] if order.requester.email else []
-    if not recipients:
-        return
+        return approvers_for(order)
+    return [order.requester.email] if order.requester.email else []
+
+
+def _email(
+    spec: EventSpec, context: dict[str, Any], recipients: list[str]
+) -> webhooks.PostResult:
     body = render_to_string("emails/order_event.txt", context)
-    # One message per person: approvers do not see each other's addresses.
-    send_mass_mail(
-        [(context["subject"], body, None, [address]) for address in recipients],
-        fail_silently=False,
-    )
+    try:
+        # One message per person: approvers do not see each other's addresses.
+        send_mass_mail(
+            [(context["subject"], body, None, [address]) for address in recipients],
+            fail_silently=False,
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        return webhooks.PostResult(
+            delivered=False,
+            retry=True,
+            error=f"The mail server refused or could not be reached ({type(exc).__name__}).",
+        )
+    return webhooks.PostResult(delivered=True, retry=False)
 
 
 def webhook_payload(
@@ -206,63 +331,37 @@ def webhook_payload(
 
 
 def webhook_url_problem(url: str) -> str | None:
-    """Why the portal will not post to `url`, or None. Webhooks leave the portal's network, so
-    they must be https and must not name this machine or a private address by IP or name."""
-    parsed = urlsplit(url)
-    if parsed.scheme != "https":
-        return "The webhook URL must start with https://."
-    host = (parsed.hostname or "").rstrip(".").lower()
-    if (
-        not host
-        or host == "localhost"
-        or host.endswith((".localhost", ".local", ".internal"))
-    ):
-        return "The webhook URL must name a public host, not this machine or a local network."
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if not address.is_global:
-        return (
-            "The webhook URL must not point to a private, loopback or reserved address."
-        )
-    return None
+    """Why the portal will not post to `url`, or None (the settings-time check; the sender
+    checks again after resolving the name, see orders/webhooks.py)."""
+    return webhooks.url_problem(url)
 
 
-def _webhook(order: Order, event: str, context: dict[str, Any]) -> None:
-    url = order.workspace.webhook_url
-    if not url:
-        return
-    problem = webhook_url_problem(url)
-    if problem:
-        logger.warning(
-            "webhook for order %s (%s) not sent: %s", order.pk, event, problem
-        )
-        return
-    body = json.dumps(webhook_payload(order, event, context), cls=DjangoJSONEncoder)
-    timeout = float(getattr(settings, "DFY_WEBHOOK_TIMEOUT_SECONDS", 3))
+def _webhook(
+    order: Order, event: str, event_id: str, context: dict[str, Any]
+) -> webhooks.PostResult:
     try:
-        with httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            transport=webhook_transport,
-        ) as http:
-            response = http.post(
-                url,
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "User-Agent": "dfyportal-webhook/1",
-                },
-            )
-        if response.status_code >= 300:
-            logger.warning(
-                "webhook for order %s (%s) answered %s",
-                order.pk,
-                event,
-                response.status_code,
-            )
-    except httpx.HTTPError as exc:
-        logger.warning(
-            "webhook for order %s (%s) failed: %s", order.pk, event, type(exc).__name__
+        secret = webhooks.webhook_secret(order.workspace)
+    except webhooks.WebhookSecretMissing:
+        # Unsigned posts would teach receivers to accept anything.
+        return webhooks.PostResult(
+            delivered=False,
+            retry=False,
+            error="The workspace has no webhook signing secret yet; an admin creates one in settings.",
         )
+    payload = webhook_payload(order, event, context)
+    payload = {"id": event_id, **payload}
+    body = json.dumps(payload, cls=DjangoJSONEncoder).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": webhooks.USER_AGENT,
+        webhooks.EVENT_ID_HEADER: event_id,
+        webhooks.EVENT_HEADER: payload["event"],
+        webhooks.SIGNATURE_HEADER: webhooks.signature_header(secret=secret, body=body),
+    }
+    return webhooks.webhook_post(
+        url=order.workspace.webhook_url,
+        body=body,
+        headers=headers,
+        resolver=webhook_resolver,
+        transport=webhook_transport,
+    )

@@ -1,6 +1,6 @@
 """The canonical order payload and its fingerprint.
 
-A quote is bound to the exact body it priced (DESIGN §3 rule 1): the same draft always yields
+A quote is bound to the exact body it priced (docs/architecture.md, safety rule 1): the same draft always yields
 the same bytes, so equal fingerprints mean Instantly was asked about exactly this order.
 """
 

@@ -76,11 +76,11 @@ def quote_for_order(
         raise QuoteUnavailable(
             "Quote delayed: Instantly did not answer in time.", retry=True
         ) from exc
-    except (
-        instantly.InstantlyAuthError,
-        instantly.InstantlyScopeError,
-        instantly.InstantlyPlanError,
-    ) as exc:
+    except instantly.InstantlyScopeError as exc:
+        raise QuoteUnavailable(
+            instantly.FORBIDDEN_HINT, retry=False, fix_key=True
+        ) from exc
+    except (instantly.InstantlyAuthError, instantly.InstantlyPlanError) as exc:
         raise QuoteUnavailable(str(exc), retry=False, fix_key=True) from exc
     except instantly.InstantlyError as exc:
         raise QuoteUnavailable(

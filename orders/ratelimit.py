@@ -1,8 +1,9 @@
 """A rate limiter shared by every web and worker process, per Instantly workspace.
 
 Instantly counts requests per workspace: 100/s and 6,000/min overall, plus 30/min and 900/h
-for `domains/check`. The portal keeps to half of the global budget (so a second tool on the
-same workspace still has room) and to the full check budget, which is already tight.
+for `domains/check`, and 10/min and 60/h for changing a domain's forwarding. The portal keeps
+to half of the global budget (so a second tool on the same workspace still has room) and to the
+full check and forwarding budgets, which are already tight.
 
 The algorithm is a sliding-window log: every granted request is recorded with its time, and a
 request is granted only if, for every rule that applies to it, fewer than `limit` requests were
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 KIND_DEFAULT = "default"
 KIND_CHECK = "check"
+KIND_FORWARDING = "forwarding"
 SCOPE_ALL = "all"
 
 _BUCKET_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -73,6 +75,19 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     ),
     Rule(KIND_CHECK, 30, 60.0, "Instantly's domain-check limit (30 per minute)"),
     Rule(KIND_CHECK, 900, 3600.0, "Instantly's domain-check limit (900 per hour)"),
+    # Changing or removing a domain's forwarding has its own, much smaller budget.
+    Rule(
+        KIND_FORWARDING,
+        10,
+        60.0,
+        "Instantly's forwarding limit (10 changes per minute)",
+    ),
+    Rule(
+        KIND_FORWARDING,
+        60,
+        3600.0,
+        "Instantly's forwarding limit (60 changes per hour)",
+    ),
 )
 
 

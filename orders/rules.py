@@ -89,14 +89,14 @@ PROVIDER_RULES: Final[Mapping[int, ProviderRule]] = MappingProxyType(
         AIRMAIL: ProviderRule(
             AIRMAIL, "AirMail", 1, 5, 5, "per_mailbox", extra_accounts_allowed=True
         ),
-        # The original request (and Instantly's docs of 2026-05..07) say a Microsoft domain is
-        # a bundle of exactly 50 mailboxes; the schema published 2026-08 allows 50-100. We keep
-        # exactly 50 until the wider range is seen working live, and only warn up to 100.
+        # 50-100 mailboxes per new domain, one price per domain (Instantly's schema of
+        # 2026-08; the "exactly 50" of 2026-05..07 is superseded). The builder's bundle fills
+        # the minimum; anything up to 100 costs the same.
         MICROSOFT: ProviderRule(
             MICROSOFT,
             "Microsoft",
             50,
-            50,
+            100,
             100,
             "per_domain",
             extra_accounts_allowed=False,
@@ -376,6 +376,8 @@ class _ItemCheck:
                 f"the provider '{shorten(str(provider))}' is unknown",
             )
         elif self.type_rule.code == EXTRA_ACCOUNTS and not rule.extra_accounts_allowed:
+            # Whatever the domain has now, Instantly refuses this: a Microsoft domain takes no
+            # extra mailboxes, and any other domain keeps its own provider.
             self.add(
                 "provider",
                 "unsupported_provider",
@@ -386,6 +388,12 @@ class _ItemCheck:
     def check_forwarding(self, domain: str) -> None:
         forwarding = self.item.forwarding_domain
         if not forwarding.strip():
+            return
+        if self.type_rule.code == EXTRA_ACCOUNTS:
+            # Instantly would not apply it to a domain that exists already; the sandbox refuses
+            # it the same way (docs/instantly.md).
+            text = "forwarding cannot be set by an extra-mailbox order; change the domain's forwarding instead"
+            self.add("forwarding_domain", "forwarding_on_extra_accounts", text)
             return
         problem = domain_problem(forwarding)
         if problem:

@@ -1,10 +1,11 @@
-"""Writes with side effects (STYLE G3): keyword-only, typed, transactional."""
+"""Writes with side effects: keyword-only, typed, transactional (docs/architecture.md)."""
 
 from __future__ import annotations
 
 import functools
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypedDict, Unpack
 
 import httpx
@@ -22,7 +23,13 @@ from orders.instantly import (
     InstantlyScopeError,
     shared_transport,
 )
-from orders.models import InstantlyKey, KeyStatus, Workspace
+from orders.models import (
+    InstantlyKey,
+    KeyStatus,
+    PendingInstantlyKey,
+    PendingKeyStatus,
+    Workspace,
+)
 from orders.ratelimit import RateLimiter, get_limiter, limiter_bucket_for
 
 logger = logging.getLogger(__name__)
@@ -44,8 +51,10 @@ def instantly_key_save(
     label: str,
     base_url: str,
 ) -> InstantlyKey:
-    """Add or replace the workspace's key. The clear secret is encrypted before it is stored and
-    only its last 4 characters are kept readable; the key starts unverified."""
+    """Install a key as the workspace's active one, unverified, with no check first. For setup
+    tooling (the sandbox demo, tests); the settings page goes through `instantly_key_propose`
+    so that a wrong paste never replaces a working key. The clear secret is encrypted before
+    it is stored and only its last 4 characters are kept readable."""
     secret = secret.strip()
     key, created = InstantlyKey.objects.select_for_update().get_or_create(
         workspace=workspace,
@@ -69,14 +78,52 @@ def instantly_key_save(
     return key
 
 
+@transaction.atomic
+def instantly_key_propose(
+    *,
+    workspace: Workspace,
+    by: User | None,
+    secret: str,
+    label: str,
+    base_url: str,
+) -> PendingInstantlyKey:
+    """Store a pasted key as pending: encrypted like the active key, unused until
+    `instantly_key_verify_pending` hears Instantly accept it. The active key (if any) keeps
+    serving every call meanwhile. A newer paste supersedes an attempt still running.
+
+    The caller enqueues `verify_pending_key_task` on commit with the returned row's id."""
+    secret = secret.strip()
+    # The workspace row serialises this against a verification that is promoting a key.
+    Workspace.objects.select_for_update().only("pk").get(pk=workspace.pk)
+    PendingInstantlyKey.objects.filter(workspace=workspace).delete()
+    pending = PendingInstantlyKey.objects.create(
+        workspace=workspace,
+        label=label,
+        secret_encrypted=crypto.encrypt(secret),
+        last4=secret[-4:],
+        base_url=base_url,
+        created_by=by,
+    )
+    logger.info(
+        "Instantly key ····%s proposed for workspace %s; verifying before use",
+        pending.last4,
+        workspace.slug,
+    )
+    return pending
+
+
 def instantly_keys_rotate() -> int:
     """Re-encrypt every stored secret with the newest encryption key; returns how many."""
     count = 0
-    for key in InstantlyKey.objects.only("pk", "secret_encrypted").iterator():
-        rotated = crypto.rotate(key.secret_encrypted)
-        if rotated != key.secret_encrypted:
-            InstantlyKey.objects.filter(pk=key.pk).update(secret_encrypted=rotated)
-            count += 1
+    for model in (InstantlyKey, PendingInstantlyKey):
+        rows = model.objects.exclude(secret_encrypted="").only("pk", "secret_encrypted")
+        for row in rows.iterator():
+            rotated = crypto.rotate(row.secret_encrypted)
+            if rotated != row.secret_encrypted:
+                model.objects.filter(
+                    pk=row.pk, secret_encrypted=row.secret_encrypted
+                ).update(secret_encrypted=rotated)
+                count += 1
     return count
 
 
@@ -89,8 +136,29 @@ def instantly_keys_rotate() -> int:
 KEY_PROBLEMS = (InstantlyAuthError, InstantlyScopeError, InstantlyPlanError)
 
 
+NO_KEY_PROBLEM = "This workspace has no Instantly API key yet."
+KEY_VERIFYING_PROBLEM = (
+    "This workspace's Instantly API key is still being verified; try again in a moment."
+)
+
+
 class InstantlyKeyMissing(Exception):
-    """The workspace has no Instantly API key yet; an admin adds one in workspace settings."""
+    """The workspace has no usable Instantly API key yet; an admin adds one in workspace
+    settings. `problem` is the sentence to show a person (a first key may be verifying)."""
+
+    def __init__(self, message: str, *, problem: str = NO_KEY_PROBLEM) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def _key_missing(workspace: Workspace) -> InstantlyKeyMissing:
+    verifying = PendingInstantlyKey.objects.filter(
+        workspace=workspace, status=PendingKeyStatus.VERIFYING
+    ).exists()
+    return InstantlyKeyMissing(
+        f"workspace {workspace.slug} has no Instantly API key",
+        problem=KEY_VERIFYING_PROBLEM if verifying else NO_KEY_PROBLEM,
+    )
 
 
 class InstantlyClientOptions(TypedDict, total=False):
@@ -125,20 +193,24 @@ def instantly_timeout() -> httpx.Timeout:
 
 
 def instantly_client_for(
-    *, workspace: Workspace, **overrides: Unpack[InstantlyClientOptions]
+    *,
+    workspace: Workspace,
+    key: PendingInstantlyKey | None = None,
+    **overrides: Unpack[InstantlyClientOptions],
 ) -> InstantlyClient:
-    """A client for the workspace's stored key, with the shared rate limiter and the settings'
+    """A client for the workspace's active key, with the shared rate limiter and the settings'
     timeouts and deadline. A 401/402/403 met by any call of this client marks the key invalid /
-    no_plan / missing_scope. Raises InstantlyKeyMissing when the workspace has no key.
+    no_plan / missing_scope. Raises InstantlyKeyMissing when the workspace has no active key
+    (a pending key is never used for this). `key` is only for verifying a pending key.
 
     Build it outside transactions and close it (it is a context manager) when done.
     """
-    key = InstantlyKey.objects.filter(workspace=workspace).first()
-    if key is None:
-        raise InstantlyKeyMissing(
-            f"workspace {workspace.slug} has no Instantly API key"
-        )
-    secret = key.reveal()
+    source: InstantlyKey | PendingInstantlyKey | None = key
+    if source is None:
+        source = InstantlyKey.objects.filter(workspace=workspace).first()
+    if source is None:
+        raise _key_missing(workspace)
+    secret = source.reveal()
     options: InstantlyClientOptions = {
         "transport": shared_transport(),
         "timeout": instantly_timeout(),
@@ -146,15 +218,17 @@ def instantly_client_for(
         "limiter": get_limiter(),
         "on_auth_failure": functools.partial(
             _instantly_key_record_auth_failure,
-            key_id=key.pk,
-            secret_encrypted=key.secret_encrypted,
-        ),
+            key_id=source.pk,
+            secret_encrypted=source.secret_encrypted,
+        )
+        if isinstance(source, InstantlyKey)
+        else None,
     }
     options.update(overrides)
     return InstantlyClient(
         api_key=secret,
-        base_url=key.base_url,
-        limiter_bucket=limiter_bucket_for(api_key=secret, base_url=key.base_url),
+        base_url=source.base_url,
+        limiter_bucket=limiter_bucket_for(api_key=secret, base_url=source.base_url),
         **options,
     )
 
@@ -191,28 +265,9 @@ def instantly_key_verify(
     """
     key = InstantlyKey.objects.filter(workspace=workspace).first()
     if key is None:
-        raise InstantlyKeyMissing(
-            f"workspace {workspace.slug} has no Instantly API key"
-        )
+        raise _key_missing(workspace)
     checked_secret = key.secret_encrypted
-    status, detail = KeyStatus.OK, ""
-    # This function records the outcome itself, so the client's callback is not needed.
-    options: InstantlyClientOptions = {"on_auth_failure": None}
-    options.update(overrides)
-    try:
-        with instantly_client_for(workspace=workspace, **options) as client:
-            client.verify()
-    except InstantlyError as exc:
-        status = next(
-            (s for cls, s in KEY_STATUS_BY_ERROR if isinstance(exc, cls)),
-            KeyStatus.UNREACHABLE,
-        )
-        detail = _key_status_detail(exc)
-    except crypto.SecretUnreadable:
-        status, detail = (
-            KeyStatus.INVALID,
-            "The stored key cannot be decrypted; save the key again.",
-        )
+    status, detail = _verification_outcome(workspace, None, overrides)
     with transaction.atomic():
         current = InstantlyKey.objects.select_for_update().get(pk=key.pk)
         if current.secret_encrypted != checked_secret:
@@ -227,3 +282,124 @@ def instantly_key_verify(
         current.save(update_fields=["status", "status_detail", "last_verified_at"])
     logger.info("Instantly key for %s verified: %s", workspace.slug, status)
     return current
+
+
+def _verification_outcome(
+    workspace: Workspace,
+    key: PendingInstantlyKey | None,
+    overrides: InstantlyClientOptions,
+) -> tuple[KeyStatus, str]:
+    """One verification call for the active key (key=None) or a pending one: what Instantly
+    says about it, as a key status and the detail to show."""
+    # The caller records the outcome itself, so the client's callback is not needed.
+    options: InstantlyClientOptions = {"on_auth_failure": None}
+    options.update(overrides)
+    try:
+        with instantly_client_for(workspace=workspace, key=key, **options) as client:
+            client.verify()
+    except InstantlyError as exc:
+        status = next(
+            (s for cls, s in KEY_STATUS_BY_ERROR if isinstance(exc, cls)),
+            KeyStatus.UNREACHABLE,
+        )
+        return status, _key_status_detail(exc)
+    except crypto.SecretUnreadable:
+        return (
+            KeyStatus.INVALID,
+            "The stored key cannot be decrypted; save the key again.",
+        )
+    return KeyStatus.OK, ""
+
+
+def instantly_key_verify_pending(
+    *, pending_id: int, **overrides: Unpack[InstantlyClientOptions]
+) -> PendingInstantlyKey | None:
+    """Verify a pasted key, then either make it the workspace's active key (only when Instantly
+    accepts it for DFY orders) or refuse it with Instantly's reason. Either way the pending
+    secret is erased; the active key is untouched by a refusal, so quoting keeps working.
+
+    Makes one read call, so never call it inside a transaction or a request; enqueue
+    `verify_pending_key_task`. Returns None when the attempt is gone, finished or superseded
+    (a redelivered task does nothing)."""
+    pending = (
+        PendingInstantlyKey.objects.select_related("workspace", "created_by")
+        .filter(pk=pending_id, status=PendingKeyStatus.VERIFYING)
+        .first()
+    )
+    if pending is None:
+        return None
+    workspace = pending.workspace
+    status, detail = _verification_outcome(workspace, pending, overrides)
+    with transaction.atomic():
+        Workspace.objects.select_for_update().only("pk").get(pk=workspace.pk)
+        current = (
+            PendingInstantlyKey.objects.select_for_update()
+            .filter(pk=pending.pk, status=PendingKeyStatus.VERIFYING)
+            .first()
+        )
+        if current is None or current.secret_encrypted != pending.secret_encrypted:
+            logger.info(
+                "Pending Instantly key for %s superseded during verification",
+                workspace.slug,
+            )
+            return None
+        now = timezone.now()
+        if status == KeyStatus.OK:
+            _instantly_key_promote(current, at=now)
+        current.status = (
+            PendingKeyStatus.ACCEPTED
+            if status == KeyStatus.OK
+            else PendingKeyStatus.REFUSED
+        )
+        current.outcome = status
+        current.status_detail = detail
+        current.finished_at = now
+        current.secret_encrypted = ""
+        current.save(
+            update_fields=[
+                "status",
+                "outcome",
+                "status_detail",
+                "finished_at",
+                "secret_encrypted",
+            ]
+        )
+    logger.info(
+        "Pending Instantly key ····%s for %s: %s (%s)",
+        current.last4,
+        workspace.slug,
+        current.status,
+        status,
+    )
+    return current
+
+
+def _instantly_key_promote(
+    pending: PendingInstantlyKey, *, at: datetime
+) -> InstantlyKey:
+    """Inside the verification's transaction: the verified pending key becomes the active key,
+    verified at `at`; the replaced secret is gone from that row."""
+    key = (
+        InstantlyKey.objects.select_for_update()
+        .filter(workspace_id=pending.workspace_id)
+        .first()
+    )
+    replaced = key.masked if key is not None else None
+    if key is None:
+        key = InstantlyKey(workspace_id=pending.workspace_id)
+    key.label = pending.label
+    key.secret_encrypted = pending.secret_encrypted
+    key.last4 = pending.last4
+    key.base_url = pending.base_url
+    key.status = KeyStatus.OK
+    key.status_detail = ""
+    key.last_verified_at = at
+    key.updated_by = pending.created_by
+    key.save()
+    logger.info(
+        "Instantly key for workspace %s is now ····%s (replaced %s)",
+        pending.workspace.slug,
+        key.last4,
+        replaced or "no key",
+    )
+    return key

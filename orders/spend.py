@@ -65,6 +65,7 @@ ATTENTION_STATUSES: Final = (
     OrderStatus.NEEDS_ATTENTION,
     OrderStatus.UNKNOWN,
     OrderStatus.NEEDS_REAPPROVAL,
+    OrderStatus.AWAITING_CHECKOUT,
 )
 # How long an order may sit in a status the machinery moves it out of before a person should
 # look. The sweeper re-enqueues approved orders after 2 minutes and settles claims after 5,

@@ -1,4 +1,4 @@
-"""Celery tasks (STYLE G10): thin, named, id-only, idempotent; each calls one service."""
+"""Celery tasks (docs/tasks.md): thin, named, id-only, idempotent; each calls one service."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ import logging
 from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
 
 from celery import shared_task
+from django.conf import settings
 
-from orders import finders, fulfilment, mirror, services, workflow
+from orders import (
+    finders,
+    fulfilment,
+    mirror,
+    notifications,
+    services,
+    workflow,
+)
 from orders.instantly import InstantlyError, InstantlyTransientError
 from orders.models import DomainCheck, Order, Workspace
 
@@ -46,6 +54,20 @@ def verify_key_task(*, workspace_id: int) -> None:
         services.instantly_key_verify(workspace=workspace)
     except services.InstantlyKeyMissing:
         logger.info("verify_key: workspace %s has no key any more", workspace.slug)
+
+
+@_on_commit_capable
+@shared_task(
+    name="orders.verify_pending_key",
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def verify_pending_key_task(*, pending_id: int) -> None:
+    """Verify a pasted key; it replaces the active key only if Instantly accepts it.
+    Idempotent: an attempt already finished or superseded by a newer paste is skipped."""
+    services.instantly_key_verify_pending(pending_id=pending_id)
 
 
 @_on_commit_capable
@@ -116,7 +138,9 @@ def refresh_remote_mirror_task(*, workspace_id: int) -> None:
     time_limit=180,
 )
 def place_order_task(*, order_id: int) -> None:
-    """Claim and place an approved order (at most one real POST per claim)."""
+    """Claim and place an approved order (at most one real POST per claim). Must not POST
+    twice: idempotent through the claim, one conditional UPDATE of an `approved` row, so a
+    redelivered or duplicate message finds the order claimed and does nothing."""
     order = (
         Order.objects.select_related("workspace", "approved_quote")
         .filter(pk=order_id)
@@ -128,26 +152,24 @@ def place_order_task(*, order_id: int) -> None:
     workflow.order_place(order=order)
 
 
+# Reconciliation does not retry by itself: every check, a failed one too, is counted and the
+# next is spaced by the order's backoff (the sweeper enqueues it when due).
 @_on_commit_capable
 @shared_task(
     name="orders.reconcile_order",
     ignore_result=True,
     acks_late=True,
-    autoretry_for=(InstantlyTransientError,),
-    retry_backoff=True,
-    max_retries=5,
     soft_time_limit=300,
     time_limit=360,
 )
 def reconcile_order_task(*, order_id: int) -> None:
-    """One reconciliation check of an `unknown` order: list endpoints only, never a POST."""
+    """One reconciliation check of an `unknown` order, if due: list endpoints only, never a
+    POST. Idempotent: a check that is not due (backoff) or an order no longer `unknown` is
+    skipped."""
     order = Order.objects.select_related("workspace").filter(pk=order_id).first()
     if order is None:
         return
-    try:
-        workflow.order_reconcile(order=order)
-    except services.InstantlyKeyMissing:
-        logger.warning("reconcile_order: workspace %s has no key", order.workspace.slug)
+    workflow.order_reconcile(order=order, only_if_due=True)
 
 
 @_on_commit_capable
@@ -159,7 +181,8 @@ def reconcile_order_task(*, order_id: int) -> None:
     time_limit=180,
 )
 def sweep_orders_task() -> None:
-    """Beat: re-enqueue stranded approvals, settle crashed claims, flag stuck orders."""
+    """Beat: re-enqueue stranded approvals, settle crashed claims, flag stuck orders.
+    Idempotent: every step is a conditional update on the order's state."""
     workflow.orders_sweep()
 
 
@@ -172,7 +195,8 @@ def sweep_orders_task() -> None:
     time_limit=90,
 )
 def poll_fulfilment_task() -> None:
-    """Beat: one polling task per workspace with orders being fulfilled."""
+    """Beat: one polling task per workspace with orders being fulfilled. Idempotent: polls
+    only read, so an extra one costs requests, not correctness."""
     for workspace_id in fulfilment.workspaces_to_poll():
         poll_workspace_task.delay_on_commit(workspace_id=workspace_id)
 
@@ -198,3 +222,36 @@ def poll_workspace_task(*, workspace_id: int) -> None:
         fulfilment.fulfilment_poll_workspace(workspace=workspace)
     except services.InstantlyKeyMissing:
         logger.info("poll_workspace: workspace %s has no key", workspace.slug)
+
+
+# --- notifications ------------------------------------------------------------------------
+# One message per event and channel. Idempotent through the event id: a redelivered message
+# for a delivered event does nothing (orders/notifications.py, docs/webhooks.md).
+
+
+@_on_commit_capable
+@shared_task(
+    name="orders.deliver_notification",
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def deliver_notification_task(
+    *, order_id: int, event: str, event_id: str, channel: str
+) -> None:
+    """One attempt at an email or webhook delivery; a failure that may pass is retried with
+    exponential backoff until DFY_NOTIFICATION_MAX_ATTEMPTS. Idempotent through the event id:
+    nothing is sent for an event already delivered on this channel (NotificationDelivery)."""
+    request = deliver_notification_task.request
+    attempts = int(settings.DFY_NOTIFICATION_MAX_ATTEMPTS)
+    # A direct call (tests, a shell) has no queue to come back through.
+    final = bool(request.called_directly) or request.retries + 1 >= attempts
+    outcome = notifications.notification_deliver(
+        order_id=order_id, event=event, event_id=event_id, channel=channel, final=final
+    )
+    if outcome.retry:
+        raise deliver_notification_task.retry(
+            countdown=outcome.retry_in or notifications.retry_delay(request.retries),
+            max_retries=attempts - 1,
+        )

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from orders import builder_views, history_views, views, workflow_views
+from orders import (
+    builder_views,
+    forwarding_views,
+    history_views,
+    members_views,
+    views,
+    workflow_views,
+)
 
 app_name = "orders"
 
@@ -11,6 +18,12 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("orders/", views.order_list, name="list"),
     path("settings/", views.workspace_settings, name="settings"),
+    path("settings/key-check/", views.key_check, name="key_check"),
+    # --- members (workspace admins) ---
+    path("members/", members_views.members_page, name="members"),
+    path("members/<int:pk>/", members_views.member_change, name="member_change"),
+    path("members/<int:pk>/remove/", members_views.member_remove, name="member_remove"),
+    # --- end members ---
     # --- the order builder (drafts) ---
     path("orders/new/", builder_views.order_new, name="new"),
     path("orders/<int:pk>/", builder_views.order_detail, name="detail"),
@@ -44,5 +57,11 @@ urlpatterns = [
     path("orders/<int:pk>/progress/", workflow_views.order_progress, name="progress"),
     path("orders/<int:pk>/resolve/", workflow_views.order_resolve, name="resolve"),
     path("orders/<int:pk>/cancel/", workflow_views.order_cancel, name="cancel"),
+    # Forwarding of an owned domain (orders/forwarding_views.py).
+    path(
+        "domains/<str:domain>/forwarding/",
+        forwarding_views.domain_forwarding,
+        name="forwarding",
+    ),
     # --- end approval, submission, fulfilment, cancellation ---
 ]

@@ -1,19 +1,35 @@
-"""Thin function views (STYLE G4): scope, bind, call one service, render."""
+"""Thin function views: scope, bind, call one service, render (docs/architecture.md)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import redirect, render
 from django.template import loader
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseStopPolling
 
-from orders import history_views, services, spend
+from orders import history_views, services, spend, webhooks
 from orders.access import SESSION_WORKSPACE, WorkspaceRequest, workspace_view
 from orders.forms import InstantlyKeyForm, WorkspaceSettingsForm
-from orders.models import InstantlyKey, Membership, Order, Role
-from orders.tasks import verify_key_task
+from orders.models import (
+    InstantlyKey,
+    Membership,
+    NotificationDelivery,
+    Order,
+    PendingInstantlyKey,
+    Role,
+    Workspace,
+)
+from orders.tasks import verify_key_task, verify_pending_key_task
+
+# The settings page lists this many of the newest notification deliveries.
+DELIVERIES_SHOWN = 50
 
 
 @require_GET
@@ -48,12 +64,15 @@ def dashboard(request: WorkspaceRequest, slug: str) -> HttpResponse:
 @workspace_view(min_role=Role.ADMIN)
 def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
     key = InstantlyKey.objects.filter(workspace=request.workspace).first()
-    key_form = InstantlyKeyForm(prefix="key")
+    key_form = InstantlyKeyForm(prefix="key", initial={"mode": key_mode(key)})
     settings_form = WorkspaceSettingsForm(instance=request.workspace, prefix="ws")
+    new_secret = ""
     if request.method == "POST" and "save_key" in request.POST:
         key_form = InstantlyKeyForm(request.POST, prefix="key")
         if key_form.is_valid():
-            services.instantly_key_save(
+            # The pasted key is only proposed: the active key keeps serving until the worker
+            # hears Instantly accept the new one (docs/security.md).
+            pending = services.instantly_key_propose(
                 workspace=request.workspace,
                 by=request.user,
                 secret=key_form.cleaned_data["secret"],
@@ -62,12 +81,11 @@ def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
                     mode=key_form.cleaned_data["mode"]
                 ),
             )
-            verify_key_task.delay_on_commit(workspace_id=request.workspace.pk)
-            messages.success(
-                request,
-                "API key saved and being verified. Only its last 4 characters are shown from now on.",
-            )
-            return redirect("orders:settings", slug=slug)
+            verify_pending_key_task.delay_on_commit(pending_id=pending.pk)
+            if not request.htmx:
+                return redirect("orders:settings", slug=slug)
+            # htmx swaps the key section of this page in place; its panel polls the result.
+            key_form = InstantlyKeyForm(prefix="key", initial={"mode": key_mode(key)})
     elif request.method == "POST" and "verify_key" in request.POST:
         if key is not None:
             verify_key_task.delay_on_commit(workspace_id=request.workspace.pk)
@@ -76,16 +94,68 @@ def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
                 "Verification started; reload in a few seconds to see the result.",
             )
         return redirect("orders:settings", slug=slug)
+    elif request.method == "POST" and "rotate_webhook_secret" in request.POST:
+        new_secret = webhooks.webhook_secret_rotate(workspace=request.workspace)
     elif request.method == "POST":
         settings_form = WorkspaceSettingsForm(
             request.POST, instance=request.workspace, prefix="ws"
         )
         if settings_form.is_valid():
-            settings_form.save()
+            workspace = settings_form.save()
             messages.success(request, "Approval settings saved.")
-            return redirect("orders:settings", slug=slug)
-    context = {"key": key, "key_form": key_form, "settings_form": settings_form}
-    return render(request, "orders/workspace_settings.html", context)
+            if not (workspace.webhook_url and not workspace.webhook_secret_encrypted):
+                return redirect("orders:settings", slug=slug)
+            # A first webhook URL gets its signing secret now, shown on this page only.
+            new_secret = webhooks.webhook_secret_rotate(workspace=workspace)
+            settings_form = WorkspaceSettingsForm(instance=workspace, prefix="ws")
+    context = {
+        **key_state(request.workspace),
+        "key_form": key_form,
+        "settings_form": settings_form,
+        "new_webhook_secret": new_secret,
+        "deliveries": NotificationDelivery.objects.filter(
+            workspace=request.workspace
+        ).select_related("order")[:DELIVERIES_SHOWN],
+    }
+    response = render(request, "orders/workspace_settings.html", context)
+    if new_secret:
+        # The clear secret is in this page once: keep it out of every cache.
+        add_never_cache_headers(response)
+    return response
+
+
+def key_mode(key: InstantlyKey | None) -> str:
+    """The key form's default mode: the one of the key in use (sandbox without a key)."""
+    return "live" if key is not None and not key.is_sandbox else "sandbox"
+
+
+# A verification still running after this long is probably waiting for a busy worker.
+KEY_CHECK_SLOW = timedelta(minutes=2)
+
+
+def key_state(workspace: Workspace) -> dict[str, object]:
+    """The active key and the latest pasted key's verification, for the settings page."""
+    pending = PendingInstantlyKey.objects.filter(workspace=workspace).first()
+    return {
+        "key": InstantlyKey.objects.filter(workspace=workspace).first(),
+        "pending": pending,
+        "pending_slow": pending is not None
+        and pending.is_verifying
+        and timezone.now() - pending.created_at > KEY_CHECK_SLOW,
+    }
+
+
+@require_GET
+@workspace_view(min_role=Role.ADMIN)
+def key_check(request: WorkspaceRequest, slug: str) -> HttpResponse:
+    """The key state panel, polled by htmx while a pasted key is verified; 286 stops the
+    polling once the verification has ended (the final state is still swapped in)."""
+    context = key_state(request.workspace)
+    response = render(request, "orders/workspace_settings.html#key-state", context)
+    pending = context["pending"]
+    if not (isinstance(pending, PendingInstantlyKey) and pending.is_verifying):
+        response.status_code = HttpResponseStopPolling.status_code
+    return response
 
 
 @require_GET

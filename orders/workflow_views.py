@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -35,6 +35,8 @@ from orders.models import (
     MailboxStatus,
     Membership,
     Order,
+    OrderEvent,
+    OrderStatus,
     Quote,
     Role,
 )
@@ -97,24 +99,28 @@ def approval_entries(
     """The inbox: every request waiting in the workspace (or just one), with its check."""
     rows = (
         Order.objects.in_workspace(membership.workspace)
-        .select_related("requester", "approved_quote", "workspace")
+        .select_related("requester", "submitted_by", "approved_quote", "workspace")
         .prefetch_related("items")
         .annotate(mailbox_count=Count("items__mailboxes"))
         .order_by("submitted_at", "pk")
     )
-    rows = (
+    orders = list(
         rows.filter(pk=order_pk) if order_pk is not None else rows.awaiting_decision()
     )
     committed = workflow.committed_monthly_spend(workspace=membership.workspace)
+    editors = workflow.order_editors(order.pk for order in orders)
     entries = []
-    for order in rows:
+    for order in orders:
         domains = [item.domain for item in order.items.all()]
         entries.append(
             ApprovalEntry(
                 order=order,
                 quote=order.approved_quote,
                 check=workflow.approval_check(
-                    order=order, membership=membership, committed=committed
+                    order=order,
+                    membership=membership,
+                    committed=committed,
+                    editors=editors.get(order.pk, {}),
                 ),
                 domains=domains[:CARD_DOMAINS],
                 more_domains=max(0, len(domains) - CARD_DOMAINS),
@@ -198,6 +204,24 @@ def order_panel(*, order: Order, membership: Membership | None) -> OrderPanel:
         cancellation_results=cancellation.last_cancellation(order),
         cancel_choices=_cancel_choices(order) if may_cancel else [],
     )
+
+
+def rejection_notice(order: Order) -> OrderEvent | None:
+    """The rejection an editable order is back with, until it is submitted again.
+
+    Revising (rejected -> draft) and reopening move the status back to draft without ending
+    what the rejection asked for, so those moves are skipped; any later submission or
+    decision ends it."""
+    if not order.is_editable or order.decided_at is None:
+        return None  # never decided: no rejection, and no query for a fresh draft
+    last = (
+        order.events.exclude(to_status__in=["", OrderStatus.DRAFT])
+        .exclude(to_status=F("from_status"))
+        .select_related("actor")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return last if last is not None and last.kind == "rejected" else None
 
 
 def _cancel_choices(order: Order) -> list[DomainChoice]:

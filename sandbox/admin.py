@@ -62,6 +62,8 @@ KNOB_FIELDSETS: list[tuple[_StrOrPromise | None, _FieldOpts]] = [
                 "empty_prewarmed_stock",
                 "provisioning_delay_seconds",
                 "enforce_rate_limits",
+                "forwarding_unsupported",
+                "forwarding_apply_fails",
             ]
         },
     ),

@@ -112,8 +112,28 @@ def _bad_cursor() -> ApiError:
     return ApiError(400, "querystring/starting_after is not a valid cursor")
 
 
+# --- bodies --------------------------------------------------------------------------------
+def _parse_body(request: HttpRequest) -> tuple[Any, ApiError | None]:
+    """Instantly's framework parses JSON and plain text only; any other declared content type
+    is refused with 415 before validation (docs/instantly.md: inferred)."""
+    declared = request.content_type or ""
+    if "Content-Type" not in request.headers or declared == "application/json":
+        return parse_json_body(request)
+    if declared == "text/plain":
+        # A string body, which the schema then refuses ("body must be object").
+        return request.body.decode("utf-8", "replace"), None
+    return None, ApiError(
+        415,
+        f"Unsupported Media Type: {declared}",
+        extra={"code": "FST_ERR_CTP_INVALID_MEDIA_TYPE"},
+    )
+
+
 # --- handlers --------------------------------------------------------------------------------
 def _order_create(call: Call) -> dict[str, Any]:
+    if not call.body["items"]:
+        # The schema sets no minimum, but an order of nothing must never read as placed.
+        raise ApiError(400, "body/items must NOT have fewer than 1 items")
     return placement.order_place(
         workspace=call.workspace, body=call.body, knobs=call.knobs
     )
@@ -238,7 +258,7 @@ def _run(
     request: HttpRequest, endpoint: Endpoint, global_row: SandboxSettings, trace: Trace
 ) -> HttpResponse:
     body, body_error = (
-        parse_json_body(request) if request.method == "POST" else (None, None)
+        _parse_body(request) if request.method == "POST" else (None, None)
     )
     if endpoint.places_orders:
         # Absent "simulation" means false: such a POST would spend money at Instantly.

@@ -33,9 +33,15 @@ def keywords_in(domain: str, keywords: Iterable[str]) -> list[str]:
     return sorted(found, key=lambda keyword: (name.index(keyword), -len(keyword)))
 
 
+def storable(names: Iterable[str]) -> list[str]:
+    """The names a database look-up can take: PostgreSQL text cannot hold NUL, and a name
+    with one is invalid anyway (the syntax rule reports it), so it can own nothing."""
+    return [name for name in names if "\x00" not in name]
+
+
 def unavailable_domains(domains: Iterable[str]) -> set[str]:
     """Registered somewhere already: the taken registry, or Instantly's own pre-warmed stock."""
-    domains = set(domains)
+    domains = set(storable(domains))
     taken = set(
         TakenDomain.objects.filter(domain__in=domains).values_list("domain", flat=True)
     )

@@ -115,7 +115,11 @@ def accounts_page(
         moment = parse_iso(moment_text)
         if moment is None:
             raise BadCursor(starting_after)
-        rows = rows.filter(_after(moment, _uuid(pk_text)))
+        pk = _uuid(pk_text)
+        # Only a cursor this list issued: a row of this workspace with exactly that time.
+        if not rows.filter(pk=pk, timestamp_created=moment).exists():
+            raise BadCursor(starting_after)
+        rows = rows.filter(_after(moment, pk))
     items, more = _page(list(rows[: limit + 1]), limit)
     # Computed at read time from the current delay setting: no background job flips a flag.
     ready_before = (

@@ -125,6 +125,16 @@ class Knobs(models.Model):
         help_text="Mailbox passwords stay empty this long after the order.",
     )
     enforce_rate_limits = models.BooleanField(null=True, blank=True)
+    forwarding_unsupported = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Forwarding PUTs answer 422: not supported for the domain.",
+    )
+    forwarding_apply_fails = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Forwarding PUTs and DELETEs answer 502 and change nothing.",
+    )
 
     class Meta:
         abstract = True
@@ -160,7 +170,11 @@ class SandboxWorkspace(Knobs):
     plan_active = models.BooleanField(
         default=True, help_text="Off: every DFY call answers 402."
     )
-    has_payment_method = models.BooleanField(default=True)
+    has_payment_method = models.BooleanField(
+        default=True,
+        help_text="Off: no default payment method. Simulations show no card; real orders "
+        "answer checkout_required with a cart_order_id and record nothing.",
+    )
     card_brand = models.CharField(max_length=30, blank=True, default="Visa")
     card_last4 = models.CharField(max_length=4, blank=True, default="4242")
     card_name = models.CharField(max_length=100, blank=True, default="Sandbox User")

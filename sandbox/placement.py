@@ -205,12 +205,14 @@ def evaluate(
     stock = (
         {}
         if knobs.empty_prewarmed_stock
-        else PreWarmedDomain.objects.in_bulk(names, field_name="domain")
+        else PreWarmedDomain.objects.in_bulk(
+            domain_rules.storable(names), field_name="domain"
+        )
     )
     owned = (
         DomainOrder.objects.active()
         .filter(workspace=workspace)
-        .in_bulk(names, field_name="domain")
+        .in_bulk(domain_rules.storable(names), field_name="domain")
     )
     existing: dict[str, set[str]] = {name: set() for name in owned}
     for domain, email in (
@@ -269,16 +271,24 @@ def evaluate(
             if domain_ok and existing_order is None:
                 findings.add("missing_domain_orders", domain)
             held = Provider(existing_order.email_provider) if existing_order else None
-            unsupported = not provider_rule(provider).extra_accounts_allowed or (
+            # unsupported_provider is about the provider the domain already has (Microsoft);
+            # asking for another provider than the domain's is a mismatch, whatever is asked.
+            unsupported = (
                 held is not None and not provider_rule(held).extra_accounts_allowed
             )
+            mismatch = not unsupported and held is not None and held != provider
             if unsupported:
                 findings.add("unsupported_provider_domains", domain)
-            elif held is not None and held != provider:
+            elif mismatch:
                 findings.add("provider_mismatch_domains", domain)
+            if item.forwarding_domain:
+                # The domain exists already: its forwarding is changed through the domain
+                # forwarding endpoints, not by this order. Refused rather than dropped.
+                findings.add("invalid_forwarding_domains", item.forwarding_domain)
             if not mailboxes:
                 findings.add("domains_without_accounts", domain)
-            elif not unsupported:
+            elif not unsupported and not mismatch:
+                # Counts only mean something against the provider the domain really has.
                 _check_mailboxes(item, findings, existing=existing.get(domain, set()))
         else:
             if domain_ok and domain in unavailable:
@@ -356,10 +366,10 @@ def _record(workspace: SandboxWorkspace, evaluation: Evaluation, price: Quote) -
     DfyAccount.objects.bulk_create(accounts)
     if prewarmed:
         PreWarmedDomain.objects.filter(domain__in=list(new_orders)).delete()
-    if price.total_price > 0:
+    if price.amount_charged > 0:
         Charge.objects.create(
             workspace=workspace,
-            amount=price.total_price,
+            amount=price.amount_charged,
             domains=[p.line.domain for p in evaluation.planned],
         )
 
@@ -373,6 +383,7 @@ def _body(
     placed: bool,
     error: str | None,
     payment_failure_reason: str = "",
+    cart_order_id: str = "",
 ) -> dict[str, Any]:
     card = workspace.has_payment_method
     body: dict[str, Any] = {
@@ -383,7 +394,6 @@ def _body(
         "number_of_domains_ordered": len(evaluation.planned),
         "number_of_accounts_ordered": sum(p.line.mailboxes for p in evaluation.planned),
         "price_per_account_per_month": price.price_per_account_per_month,
-        "price_per_account_per_month_by_account_type": price.price_per_account_per_month_by_account_type,
         "price_per_domain_per_month": price.price_per_domain_per_month,
         "price_per_domain_per_year": price.price_per_domain_per_year,
         "total_domains_price_per_year": price.total_domains_price_per_year,
@@ -401,10 +411,18 @@ def _body(
             for plan, priced in zip(evaluation.planned, price.lines, strict=True)
         ],
     }
+    if price.price_per_account_per_month_by_account_type is not None:
+        body["price_per_account_per_month_by_account_type"] = (
+            price.price_per_account_per_month_by_account_type
+        )
     if error:
         body["order_error"] = error
     if payment_failure_reason:
         body["payment_failure_reason"] = payment_failure_reason
+    if cart_order_id:
+        # No checkout_url: Instantly returns it only to browser sessions, never to a key.
+        body["checkout_required"] = True
+        body["cart_order_id"] = cart_order_id
     return body
 
 
@@ -475,8 +493,20 @@ def order_place(
                         placed=False,
                         error=error,
                     )
+                if not workspace.has_payment_method:
+                    # No default card: Instantly holds the cart for a hosted checkout
+                    # (2026-07). Nothing is recorded or charged; docs/instantly.md.
+                    return _body(
+                        workspace,
+                        evaluation,
+                        price,
+                        simulation=False,
+                        placed=False,
+                        error=None,
+                        cart_order_id=str(uuid.uuid4()),
+                    )
                 reason = knobs.payment_failure_reason
-                if reason or not workspace.has_payment_method:
+                if reason:
                     return _body(
                         workspace,
                         evaluation,

@@ -4,8 +4,12 @@
   Microsoft price per domain;
 - item domain_price: the yearly domain price; 0 for promotion-free domains and for
   extra_accounts (the domain is already paid); pre-warmed domains pay it like new ones;
-- total_price (due now) = total_accounts_price_per_month + total_domains_price_per_year
-  - total_discount; the recurring totals are the month and year parts before the discount.
+- total_price = total_accounts_price_per_month + total_domains_price_per_year, exactly the
+  documented identity; a promotion's discount is reported beside it in total_discount (order
+  and item), never taken off total_price. The card is charged total_price - total_discount
+  (our reading; docs/instantly.md);
+- price_per_account_per_month_by_account_type appears only when the order's per-mailbox
+  items carry different prices, as published.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ class Quote:
     lines: list[PricedLine]
     free_domains: list[str]
     price_per_account_per_month: Decimal | None
-    price_per_account_per_month_by_account_type: dict[str, Decimal]
+    # None when the order does not mix mailbox prices: the field is then left out.
+    price_per_account_per_month_by_account_type: dict[str, Decimal] | None
     price_per_domain_per_month: Decimal | None
     price_per_domain_per_year: Decimal
     total_accounts_price_per_month: Decimal
@@ -66,11 +71,11 @@ class Quote:
 
     @property
     def total_price(self) -> Decimal:
-        return (
-            self.total_accounts_price_per_month
-            + self.total_domains_price_per_year
-            - self.total_discount
-        )
+        return self.total_accounts_price_per_month + self.total_domains_price_per_year
+
+    @property
+    def amount_charged(self) -> Decimal:
+        return self.total_price - self.total_discount
 
 
 def mailbox_price(prices: Prices, provider: Provider, *, prewarmed: bool) -> Decimal:
@@ -115,7 +120,7 @@ def quote(lines: Sequence[Line], prices: Prices, *, prewarmed: bool) -> Quote:
                 accounts_price=accounts_price,
                 domain_monthly_price=None if monthly is None else money(monthly),
                 total_discount=discount,
-                total_price=domain_price + accounts_price - discount,
+                total_price=domain_price + accounts_price,
             )
         )
     return Quote(
@@ -125,9 +130,10 @@ def quote(lines: Sequence[Line], prices: Prices, *, prewarmed: bool) -> Quote:
         if len(per_account_prices) == 1
         else None,
         price_per_account_per_month_by_account_type={
-            str(int(p)): money(mailbox_price(prices, p, prewarmed=prewarmed))
-            for p in (Provider.GOOGLE, Provider.AIRMAIL)
-        },
+            str(int(p)): money(unit) for p, unit in sorted(per_account_prices.items())
+        }
+        if len(set(per_account_prices.values())) > 1
+        else None,
         price_per_domain_per_month=money(prices.microsoft_per_domain_per_month)
         if any(p.domain_monthly_price is not None for p in priced)
         else None,

@@ -37,9 +37,9 @@ class ProviderRule:
     extra_accounts_allowed: bool
 
 
-# Microsoft: the request document says "exactly 50" mailboxes per new domain, the 2026-08
-# schema says 50-100. Exactly 50 is the default; SANDBOX_PROVIDER_RULES in Django settings
-# can widen it, e.g. {3: {"max_mailboxes": 100}}.
+# Microsoft takes 50-100 mailboxes per new domain, billed per domain (schema of 2026-08; the
+# "exactly 50" of 2026-05..07 is superseded, docs/instantly.md). SANDBOX_PROVIDER_RULES in
+# Django settings can still change any number, e.g. {3: {"max_mailboxes": 50}}.
 PROVIDER_RULES: dict[Provider, ProviderRule] = {
     Provider.GOOGLE: ProviderRule(
         1, 5, billed_per_domain=False, extra_accounts_allowed=True
@@ -48,7 +48,7 @@ PROVIDER_RULES: dict[Provider, ProviderRule] = {
         1, 5, billed_per_domain=False, extra_accounts_allowed=True
     ),
     Provider.MICROSOFT: ProviderRule(
-        50, 50, billed_per_domain=True, extra_accounts_allowed=False
+        50, 100, billed_per_domain=True, extra_accounts_allowed=False
     ),
 }
 
@@ -148,6 +148,8 @@ class RateLimit:
 # Per sandbox workspace, across all its keys (DOC-RATE); domains/check has its own budget.
 GLOBAL_RATE_LIMITS = (RateLimit("s", 1, 100), RateLimit("m", 60, 6000))
 CHECK_RATE_LIMITS = (RateLimit("check:m", 60, 30), RateLimit("check:h", 3600, 900))
+# PUT and DELETE of a domain's forwarding: 10/min and 60/h (API 2026-08-20).
+FORWARDING_RATE_LIMITS = (RateLimit("fwd:m", 60, 10), RateLimit("fwd:h", 3600, 60))
 
 SCOPE_RESOURCE = "dfy_email_account_orders"
 SCOPE_ACTIONS = ("all", "create", "read", "update", "delete")
@@ -180,4 +182,6 @@ DEFAULT_KNOBS: dict[str, object] = {
     "empty_prewarmed_stock": False,
     "provisioning_delay_seconds": 120,
     "enforce_rate_limits": True,
+    "forwarding_unsupported": False,
+    "forwarding_apply_fails": False,
 }

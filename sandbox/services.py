@@ -1,4 +1,4 @@
-"""Writes on the sandbox: workspaces, keys and cancellations (STYLE G3)."""
+"""Writes on the sandbox: workspaces, keys and cancellations (keyword-only, typed, transactional)."""
 
 from __future__ import annotations
 

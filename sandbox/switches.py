@@ -42,6 +42,8 @@ class Effective:
     empty_prewarmed_stock: bool
     provisioning_delay_seconds: int
     enforce_rate_limits: bool
+    forwarding_unsupported: bool = False
+    forwarding_apply_fails: bool = False
 
 
 def _pick(
@@ -96,6 +98,8 @@ def effective(
         empty_prewarmed_stock=bool(pick("empty_prewarmed_stock")),
         provisioning_delay_seconds=int(pick("provisioning_delay_seconds")),
         enforce_rate_limits=bool(pick("enforce_rate_limits")),
+        forwarding_unsupported=bool(pick("forwarding_unsupported")),
+        forwarding_apply_fails=bool(pick("forwarding_apply_fails")),
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path, re_path
 
-from sandbox import api
+from sandbox import api, forwarding
 
 app_name = "sandbox"
 
@@ -38,6 +38,11 @@ urlpatterns: list[URLPattern] = [
         "api/v2/workspaces/current",
         api.workspace_current_view,
         name="workspace-current",
+    ),
+    path(
+        "api/v2/domains/<str:domain>/forwarding",
+        forwarding.forwarding_view,
+        name="domain-forwarding",
     ),
     re_path(r"^api/v2(?P<rest>/.*)?$", api.not_found_view, name="not-found"),
 ]

@@ -17,6 +17,13 @@ def require_service(name: str, available: bool, reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def django_db_serialized_rollback() -> None:
+    """Every transactional test restores the migrated data (content types, seeded keywords)
+    instead of letting its flush recreate content types under new ids, which breaks the next
+    test that restores the serialized data (the integration tests do)."""
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(settings):  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.MD5PasswordHasher"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -93,8 +94,8 @@ def test_compose_services_match_the_settings():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
 
-    assert set(services) == {"web", "worker", "beat", "postgres", "redis"}
-    for role in ("web", "worker", "beat"):
+    assert set(services) == {"migrate", "web", "worker", "beat", "postgres", "redis"}
+    for role in ("migrate", "web", "worker", "beat"):
         service = services[role]
         assert service["image"] == "dfyportal:latest"
         assert service["env_file"] == ".env"
@@ -113,6 +114,71 @@ def test_compose_services_match_the_settings():
         f"{postgres_env['POSTGRES_USER']}:{postgres_env['POSTGRES_PASSWORD']}@postgres:5432/{postgres_env['POSTGRES_DB']}"
         in (services["web"]["environment"]["DATABASE_URL"])
     )
+
+
+def compose_services() -> dict[str, dict]:  # type: ignore[type-arg]
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+def command_words(service: dict) -> list[str]:  # type: ignore[type-arg]
+    command = service["command"]
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def test_compose_migrates_once_before_any_portal_process_starts():
+    services = compose_services()
+    migrate = services["migrate"]
+
+    assert command_words(migrate) == ["python", "manage.py", "migrate", "--noinput"]
+    assert migrate["restart"] == "no"  # a one-shot job, not a service to keep up
+    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for role in ("web", "worker", "beat"):
+        assert "migrate" not in command_words(services[role]), role
+        assert services[role]["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
+            "migrate": {"condition": "service_completed_successfully"},
+        }, role
+    assert command_words(services["web"])[0] == "gunicorn"
+
+
+def redis_option(words: list[str], name: str) -> str:
+    assert words.count(name) == 1, f"{name} given {words.count(name)} times"
+    return words[words.index(name) + 1]
+
+
+def test_compose_redis_keeps_the_queue_across_restarts():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    redis = compose["services"]["redis"]
+    words = command_words(redis)
+
+    assert words[0] == "redis-server"
+    assert redis_option(words, "--appendonly") == "yes"
+    assert redis_option(words, "--appendfsync") == "everysec"
+    # The official image keeps its data in /data: a named volume outlives the container.
+    volume, _, path = redis["volumes"][0].partition(":")
+    assert path == "/data"
+    assert volume in compose["volumes"]
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert redis["restart"] == "unless-stopped"
+    assert "pg_isready" in " ".join(
+        compose["services"]["postgres"]["healthcheck"]["test"]
+    )
+
+
+def test_compose_worker_gets_time_to_finish_its_longest_task():
+    from dfyportal.celery import app
+
+    app.loader.import_default_modules()
+    longest = max(
+        task.time_limit or app.conf.task_time_limit
+        for name, task in app.tasks.items()
+        if name.startswith("orders.")
+    )
+    grace = compose_services()["worker"]["stop_grace_period"]
+
+    assert grace.endswith("m")
+    assert int(grace.removesuffix("m")) * 60 > longest
 
 
 def test_dockerfile_installs_the_locked_runtime_dependencies():

@@ -1,6 +1,6 @@
-# Placeholder filled in by the change that needs it (hand-written operations).
+# Reconciliation backoff and lifecycle bounds (docs/lifecycle-bounds.md); hand-written.
 
-from django.db import migrations
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -8,4 +8,15 @@ class Migration(migrations.Migration):
         ("orders", "0005_four_eyes"),
     ]
 
-    operations = []
+    operations = [
+        migrations.AddField(
+            model_name="order",
+            name="next_reconcile_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="order",
+            name="overdue_notified_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+    ]

@@ -1,4 +1,4 @@
-"""The money path (DESIGN §3): approval, the one claimed placement, outcomes, reconciliation
+"""The money path (docs/architecture.md): approval, the one claimed placement, outcomes, reconciliation
 and the sweeper that finds what a lost message or a killed worker left behind.
 
 The package is split by step (approval, placement, reconciliation); callers use the names
@@ -21,11 +21,14 @@ from orders.workflow.approval import (
     approval_check,
     budget_check,
     committed_monthly_spend,
+    four_eyes_conflicts,
     order_approve,
+    order_editors,
     order_policy_apply,
     order_reject,
     pending_approvals_for,
 )
+from orders.workflow.bounds import orders_flag_overdue
 from orders.workflow.common import (
     REFUSAL_LISTS,
     RESOLVABLE,
@@ -33,9 +36,15 @@ from orders.workflow.common import (
     ZERO,
     ApprovalRefused,
     WorkflowError,
+    approved_max_seconds,
     approved_stale_seconds,
+    needs_reapproval_remind_seconds,
+    pending_approval_remind_seconds,
     place_max_tries,
+    reconcile_backoff_cap_seconds,
+    reconcile_backoff_seconds,
     reconcile_clock_skew_seconds,
+    reconcile_max_age_seconds,
     reconcile_max_checks,
     submitting_stale_seconds,
 )
@@ -46,15 +55,19 @@ from orders.workflow.placement import (
     order_place,
 )
 from orders.workflow.reconciliation import (
+    ReconcileAttempt,
     order_mark_placed,
     order_reconcile,
     order_resubmit,
     orders_sweep,
+    reconcile_attempts,
+    reconcile_backoff,
 )
 
 __all__ = [
     "ApprovalCheck",
     "ApprovalRefused",
+    "ReconcileAttempt",
     "BudgetCheck",
     "ERROR_WORDS",
     "OUTCOME_FROM",
@@ -65,20 +78,31 @@ __all__ = [
     "WorkflowError",
     "ZERO",
     "approval_check",
+    "approved_max_seconds",
     "approved_stale_seconds",
     "budget_check",
     "committed_monthly_spend",
+    "four_eyes_conflicts",
     "order_approve",
+    "order_editors",
     "order_mark_placed",
     "order_place",
     "order_policy_apply",
     "order_reconcile",
+    "needs_reapproval_remind_seconds",
     "order_reject",
     "order_resubmit",
+    "orders_flag_overdue",
     "orders_sweep",
+    "pending_approval_remind_seconds",
     "pending_approvals_for",
     "place_max_tries",
+    "reconcile_attempts",
+    "reconcile_backoff",
+    "reconcile_backoff_cap_seconds",
+    "reconcile_backoff_seconds",
     "reconcile_clock_skew_seconds",
+    "reconcile_max_age_seconds",
     "reconcile_max_checks",
     "submitting_stale_seconds",
 ]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -19,6 +20,8 @@ from orders.models import (
     ApprovalPolicy,
     Membership,
     Order,
+    OrderEdit,
+    OrderEvent,
     OrderStatus,
     Role,
     Workspace,
@@ -104,6 +107,65 @@ def budget_check(*, order: Order, committed: Decimal | None = None) -> BudgetChe
     )
 
 
+# --- Four-eyes: who took part in the contents being decided ----------------------------------
+
+# Events that decide an order. The edits that count are those made after the latest decision
+# taken before the current submission: an approval after it (the one a price drift or a failed
+# attempt sends back) decided these same contents, so it does not clear their editors.
+DECISION_KINDS = ("approved", "auto_approved", "rejected", "resubmitted")
+
+# Per order: editor's user id → the versions their saves produced, oldest first.
+Editors = Mapping[int, Sequence[int]]
+
+
+def order_editors(order_ids: Iterable[int]) -> dict[int, dict[int, list[int]]]:
+    """Who changed each order's contents since it was last decided, in one query."""
+    last_decision = (
+        OrderEvent.objects.filter(
+            order_id=OuterRef("order_id"),
+            kind__in=DECISION_KINDS,
+            created_at__lt=OuterRef("order__submitted_at"),
+        )
+        .order_by("-created_at", "-pk")
+        .values("created_at")[:1]
+    )
+    rows = (
+        OrderEdit.objects.filter(order_id__in=list(order_ids))
+        .annotate(boundary=Subquery(last_decision))
+        .filter(Q(boundary__isnull=True) | Q(created_at__gt=F("boundary")))
+        .order_by("created_at", "pk")
+        .values_list("order_id", "editor_id", "version")
+    )
+    editors: dict[int, dict[int, list[int]]] = {}
+    for order_id, editor_id, version in rows:
+        editors.setdefault(order_id, {}).setdefault(editor_id, []).append(version)
+    return editors
+
+
+def _versions(versions: Sequence[int]) -> str:
+    numbers = [str(v) for v in sorted(set(versions))]
+    if len(numbers) == 1:
+        return f"version {numbers[0]}"
+    return f"versions {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+
+def four_eyes_conflicts(
+    *, order: Order, user_id: int, editors: Editors | None = None
+) -> list[str]:
+    """Why this person took part in what is to be decided, in their own terms; empty when
+    they did not (or the workspace lets leads approve their own orders)."""
+    if order.workspace.allow_self_approval:
+        return []
+    if editors is None:
+        editors = order_editors([order.pk]).get(order.pk, {})
+    conflicts = []
+    if order.submitted_by_id == user_id:
+        conflicts.append("You submitted this order.")
+    if user_id in editors:
+        conflicts.append(f"You edited this order ({_versions(editors[user_id])}).")
+    return conflicts
+
+
 @dataclass(frozen=True)
 class ApprovalCheck:
     allowed: bool
@@ -116,8 +178,11 @@ def approval_check(
     order: Order,
     membership: Membership | None,
     committed: Decimal | None = None,
+    editors: Editors | None = None,
 ) -> ApprovalCheck:
-    """May this member approve this order now? Every reason against it, in plain words."""
+    """May this member approve this order now? Every reason against it, in plain words.
+
+    `editors` (from `order_editors`) saves a query per order when checking many."""
     budget = budget_check(order=order, committed=committed)
     reasons: list[str] = []
     quote = order.approved_quote
@@ -127,12 +192,12 @@ def approval_check(
         )
     if membership is None or not membership.is_lead:
         reasons.append("Only a lead or a workspace admin can approve orders.")
-    elif (
-        order.requester_id == membership.user_id
-        and not order.workspace.allow_self_approval
+    elif conflicts := four_eyes_conflicts(
+        order=order, user_id=membership.user_id, editors=editors
     ):
+        reasons.extend(conflicts)
         reasons.append(
-            "Four-eyes rule: you cannot approve your own order; another lead must."
+            "Four-eyes rule: a lead who neither submitted nor edited it must approve it."
         )
     if quote is None:
         reasons.append("There is no quote to approve.")

@@ -24,7 +24,14 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
 # Rows the sweeper handles per run and state; the rest waits for the next beat.
 SWEEP_BATCH_SIZE = 200
-RESOLVABLE = frozenset({OrderStatus.NEEDS_ATTENTION, OrderStatus.FAILED})
+# A person may re-submit these as a new attempt (awaiting_checkout: once a card is on file).
+RESOLVABLE = frozenset(
+    {
+        OrderStatus.NEEDS_ATTENTION,
+        OrderStatus.FAILED,
+        OrderStatus.AWAITING_CHECKOUT,
+    }
+)
 # Lists of the order answer that name what Instantly refused, shown as they came.
 REFUSAL_LISTS = (
     "unavailable_domains",
@@ -45,8 +52,45 @@ def _setting(name: str, default: int) -> int:
 
 
 def reconcile_max_checks() -> int:
-    """List-endpoint checks of an unknown outcome before a person is asked."""
-    return _setting("DFY_RECONCILE_MAX_CHECKS", 6)
+    """Reconciliation checks of an unknown outcome (whatever each found, errors included)
+    before a person is asked; docs/lifecycle-bounds.md."""
+    return _setting("DFY_RECONCILE_MAX_CHECKS", 12)
+
+
+def reconcile_max_age_seconds() -> int:
+    """An outcome still unknown this long after its attempt started goes to a person, even if
+    checks could not run (worker down, lost messages)."""
+    return _setting("DFY_RECONCILE_MAX_AGE_SECONDS", 2 * 3600)
+
+
+def reconcile_backoff_seconds() -> int:
+    """Wait after the first check; it doubles after each check, up to the cap."""
+    return _setting("DFY_RECONCILE_BACKOFF_SECONDS", 60)
+
+
+def reconcile_backoff_cap_seconds() -> int:
+    return _setting("DFY_RECONCILE_BACKOFF_CAP_SECONDS", 900)
+
+
+def pending_approval_remind_seconds() -> int:
+    """A request undecided this long reminds its approvers once (the status stays)."""
+    return _setting("DFY_PENDING_APPROVAL_REMIND_SECONDS", 3 * 86400)
+
+
+def needs_reapproval_remind_seconds() -> int:
+    """A changed quote undecided this long reminds its approvers once (the status stays)."""
+    return _setting("DFY_NEEDS_REAPPROVAL_REMIND_SECONDS", 3 * 86400)
+
+
+def awaiting_checkout_remind_seconds() -> int:
+    """An order waiting for a payment at Instantly this long reminds its requester once (the
+    status stays: only a person can add the card)."""
+    return _setting("DFY_AWAITING_CHECKOUT_REMIND_SECONDS", 86400)
+
+
+def approved_max_seconds() -> int:
+    """An approval that no worker turned into a placement this long goes to a person."""
+    return _setting("DFY_APPROVED_MAX_SECONDS", 30 * 60)
 
 
 def submitting_stale_seconds() -> int:

@@ -15,6 +15,7 @@ from orders import crypto, notifications, services, tasks
 from orders.drafts import order_event_record
 from orders.instantly import (
     AUTH_FAILURES,
+    FORBIDDEN_HINT,
     InstantlyClient,
     InstantlyError,
     InstantlyTransientError,
@@ -80,6 +81,7 @@ def _claim(order: Order) -> uuid.UUID | None:
             reconcile_checks=0,
             reconcile_evidence={},
             last_reconciled_at=None,
+            next_reconcile_at=None,
             updated_at=now,
         )
         if not claimed:
@@ -123,6 +125,13 @@ def _place_claimed(order: Order, attempt: uuid.UUID, client: InstantlyClient) ->
             order, attempt, refusal={"message": "The order has no approved quote."}
         )
     payload = order_payload(order)
+    if not payload["items"]:
+        # Instantly once answered an empty order "placed" while buying nothing.
+        return _record_failed(
+            order,
+            attempt,
+            refusal={"message": "The order has no domains; nothing was sent."},
+        )
     digest = fingerprint(payload)
     try:
         requote = client.simulate_order(payload)
@@ -150,7 +159,10 @@ def _place_claimed(order: Order, attempt: uuid.UUID, client: InstantlyClient) ->
         fingerprint=digest,
         due_now=str(quote.due_now),
     )
-    # The only real order POST in the portal. Sent once; never retried from here.
+    # The only real order POST in the portal. Sent once; never retried from here. A 429 to
+    # it arrives as OutcomeUnknown (reconcile before any second POST); only a request that
+    # never left the portal (the local limiter's wait, a refused connection) gives the claim
+    # back.
     try:
         result = client.place_order(payload)
     except OutcomeUnknown as exc:
@@ -163,6 +175,8 @@ def _place_claimed(order: Order, attempt: uuid.UUID, client: InstantlyClient) ->
         return _record_failed(order, attempt, refusal=_http_refusal(exc))
     if result.order_placed:
         return _record_placed(order, attempt, result)
+    if result.checkout_required:
+        return _record_awaiting_checkout(order, attempt, result)
     return _record_failed(
         order, attempt, refusal=_order_refusal(result), raw_body=result.raw_body
     )
@@ -172,7 +186,7 @@ def _http_refusal(exc: InstantlyError) -> dict[str, Any]:
     plain = {
         401: "Instantly refused the API key (invalid or revoked).",
         402: "The Instantly workspace has no active paid plan.",
-        403: "The API key lacks the scope to place DFY orders.",
+        403: FORBIDDEN_HINT,
     }
     message = plain.get(exc.status_code or 0, f"Instantly refused the request: {exc}")
     return {
@@ -210,8 +224,6 @@ def _order_refusal(result: OrderResult) -> dict[str, Any]:
     if error == "payment_failed" and result.payment_failure_reason:
         reason = result.payment_failure_reason
         words = f"{words}: {PAYMENT_WORDS.get(reason, reason)}"
-    if result.checkout_required and not error:
-        words = "Instantly asks for a hosted checkout, which the API cannot complete"
     lists: dict[str, list[Any]] = {
         name: list(getattr(result, name))
         for name in REFUSAL_LISTS
@@ -312,6 +324,58 @@ def _record_failed(
     return locked
 
 
+CHECKOUT_HINT = (
+    "Instantly has no default payment method for this workspace, so it asked for a payment "
+    "through its own checkout and bought nothing. Someone with billing access adds a card "
+    "in Instantly (Settings, Billing), then a lead chooses “Try again” here. "
+    "Trying again asks for a fresh quote first and sends one new order."
+)
+
+
+@transaction.atomic
+def _record_awaiting_checkout(
+    order: Order, attempt: uuid.UUID, result: OrderResult
+) -> Order:
+    """checkout_required: nothing was bought and nothing is retried by itself; a person acts
+    in Instantly, then re-submits (docs/lifecycle-bounds.md)."""
+    locked = _locked_attempt(order, attempt, OUTCOME_FROM)
+    if locked is None:
+        return _late(
+            order, attempt, "awaiting_checkout", response=result.raw_body[:2000]
+        )
+    detail = {
+        "message": CHECKOUT_HINT,
+        "checkout_required": True,
+        "cart_order_id": result.cart_order_id or "",
+        # Instantly sends the checkout link only to browser sessions; kept if it ever comes.
+        "checkout_url": result.checkout_url or "",
+    }
+    order_event_record(
+        order=locked,
+        by=None,
+        kind="awaiting_checkout",
+        from_status=locked.status,
+        to_status=OrderStatus.AWAITING_CHECKOUT,
+        attempt_id=str(attempt),
+        **detail,
+    )
+    locked.status = OrderStatus.AWAITING_CHECKOUT
+    locked.refusal = detail
+    locked.attention_reason = CHECKOUT_HINT
+    locked.placement_response = result.raw_body
+    locked.save(
+        update_fields=[
+            "status",
+            "refusal",
+            "attention_reason",
+            "placement_response",
+            "updated_at",
+        ]
+    )
+    notifications.order_notify(order=locked, event="awaiting_checkout")
+    return locked
+
+
 @transaction.atomic
 def _record_unknown(
     order: Order, attempt: uuid.UUID, message: str, *, stage: str
@@ -376,8 +440,9 @@ def _record_drift(
 
 @transaction.atomic
 def _release(order: Order, attempt: uuid.UUID, reason: str) -> Order:
-    """Nothing reached Instantly: give the claim back so a later run tries again, or ask a
-    person after too many tries. Safe because no real order POST was sent for this claim."""
+    """Nothing reached Instantly (the re-quote failed, or the POST never left the portal):
+    give the claim back so a later run tries again, or ask a person after too many tries.
+    Safe because no real order POST was sent for this claim."""
     locked = _locked_attempt(order, attempt, [OrderStatus.SUBMITTING])
     if locked is None:
         return _late(order, attempt, "release", reason=reason)

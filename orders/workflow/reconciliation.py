@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import random
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from orders import crypto, fulfilment, notifications, services, tasks
+from orders import crypto, fulfilment, services, tasks
 from orders.drafts import order_event_record
 from orders.instantly import (
     InstantlyClient,
@@ -23,6 +26,7 @@ from orders.models import (
     OrderStatus,
     OrderType,
 )
+from orders.workflow import bounds
 from orders.workflow.common import (
     RESOLVABLE,
     SWEEP_BATCH_SIZE,
@@ -32,7 +36,10 @@ from orders.workflow.common import (
     _membership,
     approved_stale_seconds,
     mark_placed,
+    reconcile_backoff_cap_seconds,
+    reconcile_backoff_seconds,
     reconcile_clock_skew_seconds,
+    reconcile_max_age_seconds,
     reconcile_max_checks,
     submitting_stale_seconds,
 )
@@ -42,6 +49,29 @@ logger = logging.getLogger(__name__)
 
 
 # --- Reconciliation -----------------------------------------------------------------------
+
+# A check in progress holds the order this long (above the reconcile task's 360 s hard time
+# limit), so a duplicate message cannot read the lists twice; a killed check frees it.
+RECONCILE_LEASE_SECONDS = 600
+RESULT_LABELS = {
+    "found": "Found: placed",
+    "partial": "Partly found",
+    "not_found": "Not found",
+    "refused": "Refused",
+    "error": "Failed",
+}
+
+
+@dataclass(frozen=True)
+class ReconcileAttempt:
+    """One reconciliation check as the order page shows it."""
+
+    at: datetime
+    result: str
+    label: str
+    found: int | None
+    missing: int | None
+    error: str
 
 
 def _wanted(order: Order) -> tuple[str, set[str]]:
@@ -74,13 +104,42 @@ def _found_since(
     return found
 
 
-def order_reconcile(*, order: Order, client: InstantlyClient | None = None) -> Order:
-    """Settle an `unknown` outcome from Instantly's list endpoints (reads only, never a POST).
+def reconcile_backoff(checks: int) -> timedelta:
+    """Wait after the `checks`-th check: doubling from the base up to the cap, with jitter in
+    [half, whole] so that orders spread out yet the number of checks stays bounded."""
+    ceiling = min(
+        reconcile_backoff_cap_seconds(),
+        reconcile_backoff_seconds() * 2 ** max(checks - 1, 0),
+    )
+    return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))  # noqa: S311 - spacing, not secrets
 
-    Everything found created since the attempt began → `placed`; otherwise the check is
-    counted, and after `DFY_RECONCILE_MAX_CHECKS` checks → `needs_attention` with the evidence.
-    Transient read errors propagate (the task retries them). A refused read (key revoked,
-    no plan, no key) counts as a check that found nothing, so a person is asked in time.
+
+def _check_claim(order: Order, attempt: uuid.UUID) -> bool:
+    """Take the order's due check (one conditional UPDATE): False when it is not due yet or
+    another worker is checking it."""
+    now = timezone.now()
+    return bool(
+        Order.objects.filter(
+            Q(next_reconcile_at__isnull=True) | Q(next_reconcile_at__lte=now),
+            pk=order.pk,
+            status=OrderStatus.UNKNOWN,
+            submission_attempt_id=attempt,
+        ).update(next_reconcile_at=now + timedelta(seconds=RECONCILE_LEASE_SECONDS))
+    )
+
+
+def order_reconcile(
+    *, order: Order, client: InstantlyClient | None = None, only_if_due: bool = False
+) -> Order:
+    """One check of an `unknown` outcome on Instantly's list endpoints (reads only, never a
+    POST). docs/lifecycle-bounds.md.
+
+    Every check counts and is recorded, whatever it met: everything found (→ `placed`), part
+    or nothing found, a refused read (key revoked, no plan, no key) or a transient failure
+    (5xx, 429, timeout). The next check waits longer each time (`reconcile_backoff`); after
+    `DFY_RECONCILE_MAX_CHECKS` checks or `DFY_RECONCILE_MAX_AGE_SECONDS` since the attempt
+    started, the order goes to `needs_attention` with the reason in plain words.
+    With `only_if_due` (the task), nothing happens unless the order's next check is due.
     Other statuses are left alone.
     """
     attempt = order.submission_attempt_id
@@ -89,6 +148,9 @@ def order_reconcile(*, order: Order, client: InstantlyClient | None = None) -> O
         or order.attempt_started_at is None
         or attempt is None
     ):
+        return order
+    if only_if_due and not _check_claim(order, attempt):
+        order.refresh_from_db()
         return order
     endpoint, wanted = _wanted(order)
     since = order.attempt_started_at - timedelta(seconds=reconcile_clock_skew_seconds())
@@ -100,15 +162,22 @@ def order_reconcile(*, order: Order, client: InstantlyClient | None = None) -> O
                 found = _found_since(built, endpoint, wanted, since)
         else:
             found = _found_since(client, endpoint, wanted, since)
-    except InstantlyTransientError:
-        raise
+    except InstantlyTransientError as exc:
+        result, error = "error", f"Instantly's lists failed: {exc}"
     except (
         InstantlyError,
         services.InstantlyKeyMissing,
         crypto.SecretUnreadable,
     ) as exc:
-        error = f"Instantly's lists could not be read: {exc}"
-    return _reconcile_record(order, attempt, endpoint, wanted, found, since, error)
+        result, error = "refused", f"Instantly's lists could not be read: {exc}"
+    else:
+        if wanted and found == wanted:
+            result = "found"
+        else:
+            result = "partial" if found else "not_found"
+    return _reconcile_record(
+        order, attempt, endpoint, wanted, found, since, result, error
+    )
 
 
 @transaction.atomic
@@ -119,6 +188,7 @@ def _reconcile_record(
     wanted: set[str],
     found: set[str],
     since: datetime,
+    result: str,
     error: str = "",
 ) -> Order:
     locked = _locked_attempt(order, attempt, [OrderStatus.UNKNOWN])
@@ -127,13 +197,23 @@ def _reconcile_record(
         return order
     now = timezone.now()
     checks = locked.reconcile_checks + 1
+    previous: dict[str, Any] = (
+        locked.reconcile_evidence if isinstance(locked.reconcile_evidence, dict) else {}
+    )
+    tally: dict[str, int] = dict(previous.get("tally") or {})
+    tally[result] = tally.get(result, 0) + 1
+    read = result not in {"error", "refused"}
     evidence: dict[str, Any] = {
         "endpoint": endpoint,
         "checks": checks,
         "since": since.isoformat(),
         "checked_at": now.isoformat(),
-        "found": sorted(found),
-        "missing": sorted(wanted - found),
+        "result": result,
+        "tally": tally,
+        # A failed check knows nothing new: keep what the last successful read showed.
+        "found": sorted(found) if read else previous.get("found", []),
+        "missing": sorted(wanted - found) if read else previous.get("missing", []),
+        "read_at": now.isoformat() if read else previous.get("read_at"),
     }
     if error:
         evidence["error"] = error
@@ -146,39 +226,22 @@ def _reconcile_record(
         "last_reconciled_at",
         "updated_at",
     ]
-    if wanted and found == wanted:
+    if result == "found":
+        locked.next_reconcile_at = None
         return mark_placed(
             locked,
             by=None,
             kind="reconciled_placed",
-            extra_fields=fields,
+            extra_fields=[*fields, "next_reconcile_at"],
             attempt_id=str(attempt),
             **evidence,
         )
-    if checks >= reconcile_max_checks():
-        what = "mailboxes" if endpoint == "accounts" else "domains"
-        reason = (
-            f"Instantly's lists show {len(found)} of {len(wanted)} {what} of this order "
-            f"after {checks} checks. The order may or may not exist: look at Instantly's "
-            "billing page, then mark it placed or re-submit it."
-        )
-        if error:
-            reason = f"{error}. {reason}"
-        order_event_record(
-            order=locked,
-            by=None,
-            kind="needs_attention",
-            from_status=locked.status,
-            to_status=OrderStatus.NEEDS_ATTENTION,
-            attempt_id=str(attempt),
-            reason=reason,
-            **evidence,
-        )
-        locked.status = OrderStatus.NEEDS_ATTENTION
-        locked.attention_reason = reason
-        locked.save(update_fields=[*fields, "status", "attention_reason"])
-        notifications.order_notify(order=locked, event="needs_attention")
-        return locked
+    deadline = (locked.attempt_started_at or now) + timedelta(
+        seconds=reconcile_max_age_seconds()
+    )
+    concluded = checks >= reconcile_max_checks() or now >= deadline
+    # No check is planned past the deadline: the sweeper concludes there (bounds.py).
+    next_at = None if concluded else min(now + reconcile_backoff(checks), deadline)
     order_event_record(
         order=locked,
         by=None,
@@ -186,10 +249,53 @@ def _reconcile_record(
         from_status=locked.status,
         to_status=locked.status,
         attempt_id=str(attempt),
-        **evidence,
+        check=checks,
+        checked_at=now.isoformat(),
+        result=result,
+        found_count=len(found) if read else None,
+        missing_count=len(wanted - found) if read else None,
+        error=error,
+        next_at=next_at.isoformat() if next_at else None,
     )
-    locked.save(update_fields=fields)
+    if concluded:
+        return bounds.order_to_attention(
+            locked,
+            reason=bounds.unknown_reason(locked),
+            fields=fields,
+            now=now,
+            attempt_id=str(attempt),
+            bound="unknown_max_checks" if now < deadline else "unknown_max_age",
+            **evidence,
+        )
+    locked.next_reconcile_at = next_at
+    locked.save(update_fields=[*fields, "next_reconcile_at"])
     return locked
+
+
+def reconcile_attempts(order: Order, *, limit: int = 50) -> list[ReconcileAttempt]:
+    """The order's latest reconciliation checks, newest first, for its page."""
+    rows = order.events.filter(
+        kind__in=["reconcile_check", "reconciled_placed"]
+    ).order_by("-created_at", "-pk")[:limit]
+    attempts = []
+    for event in rows:
+        detail = event.detail if isinstance(event.detail, dict) else {}
+        result = str(
+            detail.get("result", "found" if event.kind != "reconcile_check" else "")
+        )
+        found = detail.get("found_count", len(detail.get("found", []) or []))
+        missing = detail.get("missing_count", len(detail.get("missing", []) or []))
+        attempts.append(
+            ReconcileAttempt(
+                at=event.created_at,
+                result=result,
+                label=RESULT_LABELS.get(result, result.replace("_", " ").capitalize()),
+                found=found if isinstance(found, int) else None,
+                missing=missing if isinstance(missing, int) else None,
+                error=str(detail.get("error") or ""),
+            )
+        )
+    return attempts
 
 
 # --- A person resolves what the machine could not -------------------------------------------
@@ -222,23 +328,29 @@ def order_mark_placed(*, order: Order, by: User, comment: str = "") -> Order:
 def order_resubmit(*, order: Order, by: User, comment: str = "") -> Order:
     """Send a failed or unresolved order again as a new approved attempt (the worker claims
     it with a new attempt id and re-quotes first). Needs someone who could approve it."""
+    from orders.workflow.approval import four_eyes_conflicts
+
     locked = _lock(order)
     if locked.status not in RESOLVABLE:
         raise WorkflowError(
-            f"This order is {locked.get_status_display().lower()}; only a failed order or "
-            "one that needs attention can be re-submitted."
+            f"This order is {locked.get_status_display().lower()}; only a failed order, one "
+            "that needs attention or one awaiting payment at Instantly can be re-submitted."
         )
     membership = _membership(by, locked.workspace)
     quote = locked.approved_quote
     reasons: list[str] = []
     if membership is None or not membership.is_lead:
         reasons.append("Only a lead or a workspace admin can re-submit an order.")
-    elif locked.requester_id == by.pk and not locked.workspace.allow_self_approval:
-        reasons.append("Four-eyes rule: another lead must re-submit your own order.")
+    elif conflicts := four_eyes_conflicts(order=locked, user_id=by.pk):
+        reasons.extend(conflicts)
+        reasons.append(
+            "Four-eyes rule: a lead who neither submitted nor edited it must re-submit it."
+        )
     elif quote is not None and not membership.may_approve_amount(quote.due_now):
         reasons.append(f"${quote.due_now:,.2f} is above your approval limit.")
     if reasons:
         raise ApprovalRefused(" ".join(reasons))
+    from_checkout = locked.status == OrderStatus.AWAITING_CHECKOUT
     order_event_record(
         order=locked,
         by=by,
@@ -256,18 +368,21 @@ def order_resubmit(*, order: Order, by: User, comment: str = "") -> Order:
     locked.placement_tries = 0
     locked.refusal = {}
     locked.finished_at = None
-    locked.save(
-        update_fields=[
-            "status",
-            "approver",
-            "decided_by",
-            "decided_at",
-            "placement_tries",
-            "refusal",
-            "finished_at",
-            "updated_at",
-        ]
-    )
+    fields = [
+        "status",
+        "approver",
+        "decided_by",
+        "decided_at",
+        "placement_tries",
+        "refusal",
+        "finished_at",
+        "updated_at",
+    ]
+    if from_checkout:
+        # The checkout instructions are done with once a person tries again.
+        locked.attention_reason = ""
+        fields.append("attention_reason")
+    locked.save(update_fields=fields)
     tasks.place_order_task.delay_on_commit(order_id=locked.pk)
     return locked
 
@@ -276,13 +391,24 @@ def order_resubmit(*, order: Order, by: User, comment: str = "") -> Order:
 
 
 def orders_sweep() -> dict[str, int]:
-    """Find what lost messages and crashes left behind (run by beat; idempotent):
-    - `approved` untouched for a while: re-enqueue placement (the claim makes duplicates safe);
+    """Find what lost messages and crashes left behind, and what outlived its bound (run by
+    beat; idempotent; docs/lifecycle-bounds.md):
     - `submitting` past the bound: a worker died between claim and outcome → `unknown`;
-    - `unknown`: enqueue one reconciliation check each (checks are spaced by the sweep);
+    - any status past its bound: a person is told once (`bounds.orders_flag_overdue`);
+    - `approved` untouched for a while: re-enqueue placement (the claim makes duplicates safe);
+    - `unknown` whose next check is due (backoff): enqueue one reconciliation check each;
     - placed/provisioning orders without progress for `DFY_STUCK_AFTER_HOURS`: flag stuck.
     """
     now = timezone.now()
+    stranded = 0
+    for pk, attempt in Order.objects.filter(
+        status=OrderStatus.SUBMITTING,
+        attempt_started_at__lt=now - timedelta(seconds=submitting_stale_seconds()),
+    ).values_list("pk", "submission_attempt_id")[:SWEEP_BATCH_SIZE]:
+        stranded += _mark_stranded(pk, attempt)
+
+    overdue = bounds.orders_flag_overdue(now=now)
+
     approved = list(
         Order.objects.filter(
             status=OrderStatus.APPROVED,
@@ -292,35 +418,33 @@ def orders_sweep() -> dict[str, int]:
     for pk in approved:
         tasks.place_order_task.delay_on_commit(order_id=pk)
 
-    stranded = 0
-    for pk, attempt in Order.objects.filter(
-        status=OrderStatus.SUBMITTING,
-        attempt_started_at__lt=now - timedelta(seconds=submitting_stale_seconds()),
-    ).values_list("pk", "submission_attempt_id")[:SWEEP_BATCH_SIZE]:
-        stranded += _mark_stranded(pk, attempt)
-
     unknown = list(
-        Order.objects.filter(status=OrderStatus.UNKNOWN).values_list("pk", flat=True)[
-            :SWEEP_BATCH_SIZE
-        ]
+        Order.objects.filter(
+            Q(next_reconcile_at__isnull=True) | Q(next_reconcile_at__lte=now),
+            status=OrderStatus.UNKNOWN,
+        )
+        .order_by(F("next_reconcile_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)[:SWEEP_BATCH_SIZE]
     )
     for pk in unknown:
         tasks.reconcile_order_task.delay_on_commit(order_id=pk)
 
     stuck = fulfilment.orders_flag_stuck(now=now)
-    if approved or stranded or unknown or stuck:
+    if approved or stranded or unknown or stuck or overdue:
         logger.info(
-            "sweep: %s re-enqueued, %s stranded, %s reconciling, %s stuck",
+            "sweep: %s re-enqueued, %s stranded, %s reconciling, %s stuck, %s overdue",
             len(approved),
             stranded,
             len(unknown),
             stuck,
+            overdue,
         )
     return {
         "requeued": len(approved),
         "stranded": stranded,
         "reconciling": len(unknown),
         "stuck": stuck,
+        "overdue": overdue,
     }
 
 

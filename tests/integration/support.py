@@ -63,6 +63,29 @@ def submitted_order(workspace, requester, **kwargs) -> Order:  # type: ignore[no
     )
 
 
+def live_sandbox_remote(live_server, workspace, settings):  # type: ignore[no-untyped-def]
+    """Point the workspace's key at the live server's sandbox, over real HTTP (what
+    test_money_path's `remote` fixture does, for modules whose `remote` is the in-process
+    one); mailboxes are provisioned one second after the order. Returns the sandbox."""
+    from sandbox.models import RestrictedKeyword
+    from sandbox.rules import DEFAULT_RESTRICTED_KEYWORDS
+    from sandbox.services import sandbox_workspace_create
+    from sandbox.switches import switches_set
+
+    RestrictedKeyword.objects.bulk_create(
+        [RestrictedKeyword(keyword=k) for k in DEFAULT_RESTRICTED_KEYWORDS],
+        ignore_conflicts=True,
+    )
+    base_url = f"{live_server.url}/sandbox/api/v2"
+    settings.INSTANTLY_SANDBOX_BASE_URL = base_url
+    sandbox, key = sandbox_workspace_create(name=f"remote of {workspace.slug}")
+    switches_set(workspace=sandbox, provisioning_delay_seconds=1)
+    services.instantly_key_save(
+        workspace=workspace, by=None, secret=key, label="Sandbox", base_url=base_url
+    )
+    return sandbox
+
+
 class TimeoutAfterSend(httpx.BaseTransport):
     """Wraps a transport: real order POSTs reach the remote, then the answer is 'lost' as a read
     timeout, which is exactly what a client sees when Instantly records and then hangs."""
@@ -121,3 +144,62 @@ class TaskQueue:
             with capture(execute=True):
                 ran += self.run_all()
         return ran
+
+
+def wait_until_idle(
+    worker=None,  # type: ignore[no-untyped-def]
+    *,
+    broker_url: str | None = None,
+    timeout: float = 60,
+    settle: int = 3,
+) -> None:
+    """Block until the test worker has nothing to do: no task active or reserved (asked over
+    Celery's remote control), nothing waiting in the `celery` queue and nothing delivered but
+    unacknowledged in Redis. Seen `settle` times in a row, a short interval apart, because a
+    message is briefly in neither place while the worker moves it from the queue to its
+    unacked set. Fails loudly (with the worker's log) after `timeout` seconds.
+
+    A negative check ("still exactly one POST") is only meaningful once every message that
+    could still POST has run; a fixed sleep only guesses when that is.
+    """
+    import time
+    from pathlib import Path
+
+    import redis
+    from django.conf import settings
+
+    from dfyportal.celery import app
+
+    url = broker_url or settings.CELERY_BROKER_URL
+    broker = redis.Redis.from_url(url)
+    inspector = app.control.inspect(timeout=1.0)
+    deadline = time.monotonic() + timeout
+    seen_idle = 0
+    last: dict[str, object] = {}
+    try:
+        while time.monotonic() < deadline:
+            active = inspector.active() or {}
+            reserved = inspector.reserved() or {}
+            last = {
+                "replies": sorted(active),
+                "active": sum(len(tasks) for tasks in active.values()),
+                "reserved": sum(len(tasks) for tasks in reserved.values()),
+                "queued": int(broker.llen("celery")),
+                "unacked": int(broker.hlen("unacked")),
+            }
+            # No reply at all is not idleness: the worker may be down or stuck.
+            idle = bool(active) and not any(
+                last[name] for name in ("active", "reserved", "queued", "unacked")
+            )
+            seen_idle = seen_idle + 1 if idle else 0
+            if seen_idle >= settle:
+                return
+            time.sleep(0.2)
+    finally:
+        broker.close()
+    log = ""
+    if worker is not None and getattr(worker, "log_path", None):
+        log = Path(worker.log_path).read_text()[-4000:]
+    raise AssertionError(
+        f"the worker did not become idle within {timeout:.0f} s: {last}\n{log}"
+    )

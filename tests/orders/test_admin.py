@@ -303,7 +303,10 @@ def test_reconcile_action_calls_the_workflow_service(
     assert unknown.status == "unknown"
     assert "1 order(s) skipped" in html
     assert f"#{unknown.pk}: Outcome unknown, reconciling (check 1)." in html
-    assert remote.requests() >= 1  # Instantly's list endpoints were read
+    # One read of Instantly's orders list (a single page); nothing posted.
+    assert remote.requests() == 1
+    assert remote.requests("dfy-email-account-orders") == 1
+    assert remote.real_posts() == 0
 
 
 def test_resync_action_runs_the_fulfilment_poll(
@@ -321,7 +324,10 @@ def test_resync_action_runs_the_fulfilment_poll(
 
     html = response.content.decode()
     assert "Acme: 1 orders followed" in html
-    assert remote.requests() >= 1
+    # One page of the orders list and one of the accounts list: the poll reads, never posts.
+    assert remote.requests() == 2
+    assert remote.requests("accounts") == 1
+    assert remote.real_posts() == 0
 
 
 def test_resync_without_a_key_says_so(staff_client, workspace, operator):

@@ -140,7 +140,7 @@ def test_builder_parser_never_raises_and_every_error_names_a_row_or_field(pairs)
 
     for error in parsed.errors:
         assert error.startswith(
-            ("Domain row", "Order type", "The form lost", "An order can hold")
+            ("Domain row", "Order type", "The form lost", "A draft holds", "Title")
         )
     for item in parsed.items:
         assert len(item.domain) <= 253 or parsed.errors

@@ -171,13 +171,15 @@ def test_sandbox_errors_map_to_the_client_error_family(connect, remote):
     )
     _poor, no_plan = sandbox_workspace_create(name="No plan", plan_active=False)
 
-    with pytest.raises(InstantlyAuthError):
+    with pytest.raises(InstantlyAuthError, match="^401 Unauthorized: Invalid API key$"):
         connect(secret[::-1]).verify()
-    with pytest.raises(InstantlyScopeError):
+    with pytest.raises(InstantlyScopeError, match="^403 Forbidden"):
         connect(read_only).place_order(order("fresh-brand.com"))
-    with pytest.raises(InstantlyPlanError):
+    with pytest.raises(
+        InstantlyPlanError, match="no active paid plan|not have an active paid plan"
+    ):
         connect(no_plan).verify()
-    with pytest.raises(InstantlyValidationError) as caught:
+    with pytest.raises(InstantlyValidationError, match="restricted keyword") as caught:
         connect(secret).similar_domains("google-mail.com")
 
     assert (caught.value.code, caught.value.keyword) == ("restricted_domain", "google")
@@ -201,7 +203,7 @@ def test_sandbox_5xx_on_a_real_order_is_unknown_and_sent_once(connect, remote):
     switches_set(workspace=workspace, error_5xx_remaining=3)
     client = connect(secret)
 
-    with pytest.raises(OutcomeUnknown):
+    with pytest.raises(OutcomeUnknown, match="^order outcome unknown: HTTP 500$"):
         client.place_order(order("fresh-brand.com"))
 
     assert RequestLog.objects.real_orders().count() == 1

@@ -4,6 +4,8 @@ provisioning → ready with timestamps, API calls per page (not per order), stuc
 
 from __future__ import annotations
 
+import io
+import logging
 from datetime import timedelta
 
 import pytest
@@ -90,17 +92,63 @@ def test_mailboxes_and_order_move_to_provisioning_then_ready(
     assert mail.outbox[-1].subject == "Ready: Q3"
 
 
-def test_passwords_are_never_stored(place, workspace):
-    place()
+def stored_cache_text() -> str:
+    """Every value in the shared cache, as text (Redis in CI, files otherwise)."""
+    import pickle
+    import zlib
+
+    from django.core.cache import caches
+
+    cache = caches["default"]
+    backend = type(cache).__name__
+    if backend == "RedisCache":
+        client = cache._cache.get_client(write=False)
+        return "\n".join(
+            client.get(key).decode("latin-1")
+            for key in client.scan_iter()
+            if client.type(key) == b"string"
+        )
+    assert backend == "FileBasedCache", backend
+    values = []
+    for path in cache._list_cache_files():
+        with open(path, "rb") as file:
+            # Our own test cache files, written by Django's FileBasedCache in this run.
+            pickle.load(file)  # noqa: S301 - the expiry
+            values.append(repr(pickle.loads(zlib.decompress(file.read()))))  # noqa: S301
+    return "\n".join(values)
+
+
+def test_passwords_are_never_stored(place, workspace, caplog):
+    from django.core.management import call_command
+
+    from sandbox.models import DfyAccount
+
+    caplog.set_level(logging.DEBUG)
+    order = place()
 
     with time_machine.travel(timezone.now() + timedelta(seconds=121), tick=False):
         poll(workspace)
 
-    field_names = {f.name for f in RemoteAccount._meta.get_fields()} | {
-        f.name for f in Mailbox._meta.get_fields()
+    # The sandbox's own copies: the values the portal was sent with `with_passwords`.
+    secrets = list(DfyAccount.objects.values_list("password", flat=True))
+    assert len(secrets) == 2
+    assert all(len(secret) >= 12 for secret in secrets)
+    assert RemoteAccount.objects.filter(is_ready=True).count() == 2  # they were read
+    dump = io.StringIO()
+    # Every portal table: events, placement responses, mirror rows, notifications, ...
+    call_command("dumpdata", "orders", stdout=dump)
+    order.refresh_from_db()
+    stored = {
+        "the portal's tables": dump.getvalue(),
+        "the placement response": order.placement_response,
+        "the logs": caplog.text,
+        "the cache": stored_cache_text(),
     }
-    assert not any("password" in name for name in field_names)
-    assert RemoteAccount.objects.filter(is_ready=True).count() == 2
+    assert order.events.exists()
+    assert order.placement_response
+    for where, text in stored.items():
+        for secret in secrets:
+            assert secret not in text, f"a mailbox password is in {where}"
 
 
 def test_api_calls_grow_with_pages_not_orders(place, workspace):

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from orders import services, tasks
 from orders.instantly import InstantlyAuthError, InstantlyError, OutcomeUnknown
-from orders.models import InstantlyKey, KeyStatus
+from orders.models import InstantlyKey, KeyStatus, PendingInstantlyKey
 from orders.ratelimit import FileRateLimiter, MemoryRateLimiter
 from tests.factories import WorkspaceFactory
 
@@ -306,7 +306,9 @@ def test_saving_a_key_enqueues_verification_after_commit(
 ):
     enqueued = []
     monkeypatch.setattr(
-        tasks.verify_key_task, "delay", lambda **kwargs: enqueued.append(kwargs)
+        tasks.verify_pending_key_task,
+        "delay",
+        lambda **kwargs: enqueued.append(kwargs),
     )
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -322,7 +324,9 @@ def test_saving_a_key_enqueues_verification_after_commit(
 
     assert response.status_code == 302
     assert len(callbacks) == 1
-    assert enqueued == [{"workspace_id": workspace.pk}]
+    pending = PendingInstantlyKey.objects.get(workspace=workspace)
+    assert enqueued == [{"pending_id": pending.pk}]
+    assert not InstantlyKey.objects.filter(workspace=workspace).exists()
 
 
 def test_verify_now_enqueues_verification(

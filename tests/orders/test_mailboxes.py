@@ -64,7 +64,13 @@ def reasons(problems: list[LineProblem]) -> list[tuple[int, str, str]]:
 )
 def test_make_prefix_each_pattern(pattern, prefix):
     assert make_prefix("Jane", "Doe", pattern) == prefix
-    assert PATTERNS[pattern].label == f"{pattern} ({prefix})"
+    roe = make_prefix("Jane", "Roe", pattern)
+    assert PATTERNS[pattern].label == f"{pattern}, as in {roe}@"
+
+
+def test_pattern_labels_are_human():
+    assert PATTERNS["first.last"].label == "first.last, as in jane.roe@"
+    assert PATTERNS["flast"].label == "flast, as in jroe@"
 
 
 @pytest.mark.parametrize(

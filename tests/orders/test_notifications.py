@@ -12,7 +12,7 @@ import httpx
 import pytest
 from django.core import mail
 
-from orders import notifications, workflow
+from orders import notifications, webhooks, workflow
 from orders.models import OrderStatus
 from tests.factories import MembershipFactory, UserFactory
 from tests.integration.support import TaskQueue, submitted_order
@@ -31,8 +31,14 @@ def hook(monkeypatch, workspace):
 
     workspace.webhook_url = "https://hooks.example.test/dfy?token=abc"
     workspace.save()
+    webhooks.webhook_secret_rotate(workspace=workspace)
     monkeypatch.setattr(notifications, "webhook_transport", httpx.MockTransport(answer))
+    monkeypatch.setattr(notifications, "webhook_resolver", public_resolver)
     return received
+
+
+def public_resolver(host: str, port: int) -> list[str]:
+    return ["93.184.215.14"]
 
 
 def test_a_waiting_request_emails_the_approvers_and_posts_the_webhook(
@@ -111,7 +117,13 @@ def test_each_requester_event_has_its_email(
     order = submitted_order(workspace, operator)
     mail.outbox.clear()
 
-    notifications.notification_send(order_id=order.pk, event=event)
+    notifications.notification_deliver(
+        order_id=order.pk,
+        event=event,
+        event_id="6d1f7a3e-0c55-4a4e-9f7e-1b2c3d4e5f60",
+        channel="email",
+        final=True,
+    )
 
     assert [(m.subject, m.to) for m in mail.outbox] == [
         (subject, ["olivia@example.test"])
@@ -143,7 +155,9 @@ def test_a_failing_webhook_is_logged_not_raised(
 
     workspace.webhook_url = "https://hooks.example.test/dfy"
     workspace.save()
+    webhooks.webhook_secret_rotate(workspace=workspace)
     monkeypatch.setattr(notifications, "webhook_transport", httpx.MockTransport(refuse))
+    monkeypatch.setattr(notifications, "webhook_resolver", public_resolver)
 
     with (
         caplog.at_level(logging.WARNING),
@@ -164,7 +178,7 @@ def test_notifications_wait_for_the_commit(
         submitted_order(workspace, operator)
 
     assert mail.outbox == []
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # the email and the webhook: separate deliveries
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,8 @@ def test_default_rules_are_half_the_global_budget_and_the_full_check_budget():
         ("all", 3000, 60.0),
         ("check", 30, 60.0),
         ("check", 900, 3600.0),
+        ("forwarding", 10, 60.0),
+        ("forwarding", 60, 3600.0),
     }
 
 
@@ -401,13 +403,19 @@ def test_redis_sliding_window_with_a_fake_clock(redis_url, redis_prefix, clock):
 def test_redis_half_budget_with_server_time(redis_url, redis_prefix):
     limiter = RedisRateLimiter(redis.Redis.from_url(redis_url), prefix=redis_prefix)
 
-    started = time.monotonic()
-    granted = [limiter.try_acquire("b", KIND_DEFAULT).granted for _ in range(51)]
-    elapsed = time.monotonic() - started
+    # The budget is per second of Redis' clock, so the 51 calls must fit in one second. On a
+    # busy machine they may not: try again on a fresh bucket rather than fail on load.
+    for attempt in range(3):
+        bucket = f"b{attempt}"
+        started = time.monotonic()
+        granted = [limiter.try_acquire(bucket, KIND_DEFAULT).granted for _ in range(51)]
+        if time.monotonic() - started < 1.0:
+            break
+    else:
+        pytest.fail("51 round trips to Redis never fit inside one second")
 
-    assert elapsed < 1.0, "the test needs 51 round trips inside one second"
     assert granted == [True] * 50 + [False]
-    assert 0 < limiter.wait_time("b", KIND_DEFAULT) <= 1.0
+    assert 0 < limiter.wait_time(bucket, KIND_DEFAULT) <= 1.0
 
 
 @pytest.mark.redis

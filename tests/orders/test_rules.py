@@ -75,7 +75,7 @@ def test_provider_rules_follow_the_published_limits():
         microsoft.min_mailboxes,
         microsoft.max_mailboxes,
         microsoft.accepted_max,
-    ) == (50, 50, 100)
+    ) == (50, 100, 100)
     assert microsoft.billing == "per domain, monthly"
     assert not microsoft.extra_accounts_allowed
 
@@ -86,7 +86,7 @@ def test_provider_rule_sentences():
     assert sentences == [
         "Google: 1–5 mailboxes per domain, billed per mailbox each month",
         "AirMail: 1–5 mailboxes per domain, billed per mailbox each month",
-        "Microsoft: exactly 50 mailboxes per domain, billed per domain each month; "
+        "Microsoft: 50–100 mailboxes per domain, billed per domain each month; "
         "no extra mailboxes can be added later",
     ]
 
@@ -278,7 +278,8 @@ def test_check_draft_forwarding_domain(forwarding, expected):
         (AIRMAIL, 6, [("too_many_mailboxes", "error")]),
         (MICROSOFT, 49, [("too_few_mailboxes", "error")]),
         (MICROSOFT, 50, []),
-        (MICROSOFT, 75, [("too_many_mailboxes", "warning")]),
+        (MICROSOFT, 75, []),
+        (MICROSOFT, 100, []),
         (MICROSOFT, 101, [("too_many_mailboxes", "error")]),
         (4, 1, [("unknown_provider", "error")]),
         (True, 1, [("unknown_provider", "error")]),
@@ -295,7 +296,7 @@ def test_check_draft_microsoft_count_message():
 
     assert (
         findings[0].message
-        == "acme.com: Microsoft needs exactly 50 mailboxes per domain; this one has 10"
+        == "acme.com: Microsoft needs 50–100 mailboxes per domain; this one has 10"
     )
 
 

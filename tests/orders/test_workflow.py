@@ -166,7 +166,7 @@ def test_monthly_budget_blocks_approval_with_the_numbers(
     check = workflow.approval_check(
         order=second, membership=Membership.objects.get(user=lead)
     )
-    with pytest.raises(workflow.ApprovalRefused) as refused:
+    with pytest.raises(workflow.ApprovalRefused, match=r"^Over budget: ") as refused:
         workflow.order_approve(order=second, by=lead)
 
     assert check.budget.committed == Decimal("10.00")
@@ -230,7 +230,7 @@ def test_an_edit_after_submission_voids_the_request(
     quote = order.approved_quote
     drafts.order_reopen(order=order, by=operator)
 
-    with pytest.raises(workflow.WorkflowError):
+    with pytest.raises(workflow.WorkflowError, match="not waiting for approval"):
         workflow.order_approve(order=order, by=lead, quote_id=quote.pk)
 
     order.refresh_from_db()

@@ -177,7 +177,9 @@ def test_order_page_of_a_pending_order_offers_the_decision(
     html = lead_client.get(pending.get_absolute_url()).content.decode()
 
     assert 'id="decision"' in html
-    assert 'id="progress-bar"' in html
+    # Nothing is bought before approval: the mailboxes are only requested.
+    assert 'id="requested-note"' in html
+    assert 'id="progress-bar"' not in html
     assert 'id="timeline"' in html
     assert "Submitted" in html
     assert 'hx-trigger="every 2s"' not in html
@@ -197,7 +199,7 @@ def test_order_page_polls_while_in_flight(lead_client, approved, workspace):
     live = re.search(r'<div id="order-live"[^>]*>', html).group(0)
     assert f'hx-get="/w/acme/orders/{approved.pk}/progress/?status=approved"' in live
     assert 'hx-trigger="every 2s"' in live
-    assert "<progress" in html
+    assert "Nothing bought yet" in html  # approved, not placed: no progress bar yet
     assert "style=" not in html
 
 
@@ -334,3 +336,67 @@ def test_resolve_plain_resubmits_and_redirects(
     assert response.redirect_chain == [(approved.get_absolute_url(), 302)]
     assert "Re-submitted as a new attempt" in response.content.decode()
     assert approved.status == OrderStatus.APPROVED
+
+
+# --- After a rejection (issue #10, item 11) ---------------------------------------------
+
+
+def test_lead_who_rejects_lands_on_the_read_only_order_page(
+    lead_client, pending, workspace
+):
+    response = lead_client.post(
+        reverse("orders:reject", args=[workspace.slug, pending.pk]),
+        {"comment": "Too many domains", "next": pending.get_absolute_url()},
+        follow=True,
+    )
+
+    html = response.content.decode()
+    assert response.redirect_chain == [(pending.get_absolute_url(), 302)]
+    assert 'id="builder"' not in html
+    assert 'id="rejection-banner"' in html
+    assert re.search(
+        r"Rejected by leo on \d{4}-\d\d-\d\d \d\d:\d\d:</strong> Too many domains", html
+    )
+    assert "rejected; the requester is told." in html
+    assert re.search(r'id="timeline".*Rejected.*by leo: “Too many domains”', html, re.S)
+
+
+def test_requester_sees_the_rejection_at_the_top_of_the_builder_until_resubmitted(
+    client, operator, lead, pending, workspace
+):
+    workflow.order_reject(order=pending, by=lead, comment="Use .com only")
+    client.force_login(operator)
+
+    opened = client.get(pending.get_absolute_url(), follow=True)
+    pending.refresh_from_db()
+    from orders import drafts
+
+    drafts.order_draft_save(
+        order=pending,
+        by=operator,
+        version=pending.version,
+        items=drafts.draft_items(pending)[:1],
+        title="Q3 revised",
+    )
+    revised = client.get(reverse("orders:build", args=[workspace.slug, pending.pk]))
+
+    html = opened.content.decode()
+    assert opened.redirect_chain[-1][0] == reverse(
+        "orders:build", args=[workspace.slug, pending.pk]
+    )
+    assert 'id="builder"' in html
+    assert html.index('id="rejection-banner"') < html.index('id="builder"')
+    assert re.search(r"Rejected by leo on [\d: -]+:</strong> Use .com only", html)
+    assert Order.objects.get(pk=pending.pk).status == OrderStatus.DRAFT
+    assert "Use .com only" in revised.content.decode()
+
+
+def test_an_order_never_rejected_has_no_rejection_banner(client, operator, workspace):
+    from tests.integration.support import draft_order
+
+    order = draft_order(workspace, operator)
+    client.force_login(operator)
+
+    html = client.get(reverse("orders:build", args=[workspace.slug, order.pk]))
+
+    assert 'id="rejection-banner"' not in html.content.decode()

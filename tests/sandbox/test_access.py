@@ -298,7 +298,7 @@ def test_timeout_after_record_records_then_holds_the_answer(sandbox):
     switches_set(
         workspace=sandbox.workspace,
         timeout_after_record=True,
-        timeout_after_record_seconds=0.2,
+        timeout_after_record_seconds=1.5,
     )
 
     started = time.monotonic()
@@ -309,9 +309,11 @@ def test_timeout_after_record_records_then_holds_the_answer(sandbox):
     held = time.monotonic() - started
 
     assert quote["order_placed"] is False
-    assert quick < 0.2
+    # Time is the subject here. The hold is long enough that "not held" has a generous
+    # margin even on a loaded machine (an in-process simulation takes milliseconds).
+    assert quick < 1.5
     assert placed["order_placed"] is True
-    assert held >= 0.2
+    assert held >= 1.5
     assert DomainOrder.objects.filter(domain="fresh.com").exists()
     assert RequestLog.objects.real_orders().placed().count() == 1
 
@@ -357,6 +359,7 @@ def test_request_log_counts_real_order_posts(sandbox, make_sandbox, anonymous):
     sandbox.order([item("fresh.com")], simulation=True)
     sandbox.order([item("fresh.com")])
     sandbox.order([item("google.com")])  # refused by the rules, still a real POST
+    # An empty order is refused (400) but was still a real POST.
     sandbox.post(ORDERS, {"items": [], "order_type": "dfy", "simulation": False})
     other.order([item("other.com")])
     sandbox.get(ORDERS)
@@ -370,7 +373,7 @@ def test_request_log_counts_real_order_posts(sandbox, make_sandbox, anonymous):
         .placed()
         .for_workspace(sandbox.workspace)
         .count()
-        == 2
+        == 1
     )
     assert RequestLog.objects.count() == 7
     unauthenticated = RequestLog.objects.get(workspace=None)

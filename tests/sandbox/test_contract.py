@@ -259,7 +259,12 @@ def test_schema_valid_bodies_get_schema_valid_answers(open_sandbox, data):
     response = open_sandbox.post(path, body)
 
     assert response.status_code in {200, 400}, response.text
-    assert response.status_code == 200 or path.endswith("/similar"), response.text
+    # The two 400s a schema-valid body can earn: a restricted name for similar-domains, and
+    # an order with no items (the schema sets no minimum; docs/instantly.md).
+    empty_order = path.endswith("-orders") and body.get("items") == []
+    assert response.status_code == 200 or path.endswith("/similar") or empty_order, (
+        response.text
+    )
     assert_conforms("POST", path, response)
 
 

@@ -117,12 +117,16 @@ def test_discount_percentage_rounds_each_item_half_up(sandbox):
         [item("alpha-mail.com", 1), item("beta-mail.com", 3)], simulation=True
     )
 
+    # total_price stays domain + mailboxes (the documented identity); the discount is beside it.
     assert [(i["total_discount"], i["total_price"]) for i in body["order_items"]] == [
-        (D("2.00"), D("17.99")),  # 19.99 -> 1.999 -> 2.00
-        (D("3.00"), D("26.97")),  # 29.97 -> 2.997 -> 3.00
+        (D("2.00"), D("19.99")),  # 19.99 -> 1.999 -> 2.00
+        (D("3.00"), D("29.97")),  # 29.97 -> 2.997 -> 3.00
     ]
     assert body["total_discount"] == D("5.00")
-    assert body["total_price"] == D("44.96")
+    assert body["total_price"] == D("49.96")
+    assert body["total_price"] == (
+        body["total_accounts_price_per_month"] + body["total_domains_price_per_year"]
+    )
     assert (body["total_price_per_month"], body["total_price_per_year"]) == (
         D("19.96"),
         D(30),
@@ -134,7 +138,7 @@ def test_placed_order_charges_the_discounted_total(sandbox):
 
     body = sandbox.order([item("alpha-mail.com", 1)])
 
-    assert body["total_price"] == D(10)
+    assert (body["total_price"], body["total_discount"]) == (D(20), D(10))
     assert Charge.objects.get().amount == D("10.00")
 
 
@@ -166,10 +170,8 @@ def test_prewarmed_mailboxes_cost_more_and_domains_are_charged(sandbox, stock):
         (D(15), D(20)),
     ]
     assert body["price_per_account_per_month"] == D(10)
-    assert body["price_per_account_per_month_by_account_type"] == {
-        "1": D(10),
-        "2": D(10),
-    }
+    # One mailbox price in the order: the per-type prices are not sent.
+    assert "price_per_account_per_month_by_account_type" not in body
 
 
 def test_money_goes_out_as_json_numbers(sandbox):
@@ -185,3 +187,24 @@ def test_money_goes_out_as_json_numbers(sandbox):
     assert '"domain_price": 15,' in raw
     assert '"total_price": 27.5' in raw
     assert json.loads(raw, parse_float=Decimal)["total_price"] == D("27.5")
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [("0.005", "0.01"), ("0.125", "0.13"), ("2.525", "2.53"), ("-0.125", "-0.13")],
+)
+def test_money_rounds_ties_half_up(amount, expected):
+    from sandbox.pricing import money
+
+    # Half-even would give 0.00, 0.12, 2.52 and -0.12.
+    assert str(money(D(amount))) == expected
+
+
+def test_a_discount_of_exactly_half_a_cent_rounds_up(sandbox):
+    # 15.00 domain + 5.20 mailbox = 20.20; 12.5 % of it is 2.525, a true tie.
+    switches_set(discount_percent=D("12.5"), google_price_per_month=D("5.20"))
+
+    body = sandbox.order([item("alpha-mail.com", 1)], simulation=True)
+
+    assert [i["total_discount"] for i in body["order_items"]] == [D("2.53")]
+    assert body["total_discount"] == D("2.53")

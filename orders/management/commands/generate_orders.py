@@ -42,7 +42,7 @@ from orders.models import (
 )
 from orders.payload import fingerprint
 
-# Instantly's published prices (DESIGN §4), the sandbox's defaults.
+# Instantly's published prices (docs/instantly.md), the sandbox's defaults.
 DOMAIN_PER_YEAR: Final = Decimal("15.00")
 MAILBOX_PER_MONTH: Final = Decimal("5.00")
 PREWARMED_MAILBOX_PER_MONTH: Final = Decimal("10.00")

@@ -5,11 +5,18 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from orders.services import instantly_keys_rotate
+from orders.webhooks import webhook_secrets_reencrypt
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt stored API secrets with the first key of DFY_ENCRYPTION_KEYS."
+    help = (
+        "Re-encrypt stored secrets (Instantly API keys, webhook signing secrets) with the "
+        "first key of DFY_ENCRYPTION_KEYS."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        count = instantly_keys_rotate()
-        self.stdout.write(f"Re-encrypted {count} secret(s).")
+        keys = instantly_keys_rotate()
+        webhooks = webhook_secrets_reencrypt()
+        self.stdout.write(
+            f"Re-encrypted {keys} API key(s) and {webhooks} webhook signing secret(s)."
+        )

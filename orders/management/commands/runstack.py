@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,19 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from orders.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, STAFF_USER
+
+
+def _wait_for_port(
+    host: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 30
+) -> None:
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection((target, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
 
 
 class Command(BaseCommand):
@@ -35,6 +49,9 @@ class Command(BaseCommand):
             call_command("seed_demo", verbosity=0)
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        # The fulfilment poll pages through every demo account each minute: one line per
+        # request would bury everything else in this console (set it to INFO to see them).
+        env.setdefault("DFY_INSTANTLY_LOG_LEVEL", "WARNING")
         python = sys.executable
         commands = {
             "web": [
@@ -73,12 +90,15 @@ class Command(BaseCommand):
             ],
         }
         # Each child gets its own process group so that one Ctrl-C is handled here, once.
-        procs = {
-            name: subprocess.Popen(  # noqa: S603 - fixed argv built above, no shell
+        procs: dict[str, subprocess.Popen[bytes]] = {}
+        for name, cmd in commands.items():
+            procs[name] = subprocess.Popen(  # noqa: S603 - fixed argv built above, no shell
                 cmd, env=env, cwd=settings.BASE_DIR, start_new_session=True
             )
-            for name, cmd in commands.items()
-        }
+            if name == "web":
+                # The worker's first task verifies the demo key against the sandbox, which
+                # the web process serves: starting it earlier logged connection errors.
+                _wait_for_port(options["host"], port, procs["web"])
         self._announce(options["host"], port)
         stopping = False
 
@@ -100,7 +120,9 @@ class Command(BaseCommand):
         finally:
             for proc in procs.values():
                 if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    # The parent only: Celery then stops its pool children itself (a warm
+                    # shutdown) instead of reporting each one killed as an error.
+                    proc.terminate()
             deadline = time.monotonic() + 10
             for proc in procs.values():
                 try:

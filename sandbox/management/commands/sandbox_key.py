@@ -1,6 +1,6 @@
 """Issue a sandbox API key and print only the key, e.g. for curl:
 
-KEY=$(python manage.py sandbox_key --scopes all:all)
+KEY=$(DJANGO_DEBUG=true .venv/bin/python manage.py sandbox_key --scopes all:all)
 curl -H "Authorization: Bearer $KEY" http://127.0.0.1:8000/sandbox/api/v2/dfy-email-account-orders
 """
 
@@ -22,7 +22,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workspace",
             default="Sandbox",
-            help="Sandbox workspace name (created if missing).",
+            help=(
+                "Sandbox workspace name (created if missing). The portal's Demo workspace"
+                " uses the one named Demo."
+            ),
         )
         parser.add_argument(
             "--scopes",
@@ -39,7 +42,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-payment-method",
             action="store_true",
-            help="No default card: real orders fail to pay.",
+            help="No default card: real orders answer checkout_required.",
         )
 
     @transaction.atomic

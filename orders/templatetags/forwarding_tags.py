@@ -1,0 +1,15 @@
+"""The order page's forwarding panels, for every view that renders the order page."""
+
+from __future__ import annotations
+
+from django import template
+
+from orders import forwarding_views
+from orders.models import Order
+
+register = template.Library()
+
+
+@register.simple_tag
+def forwarding_panels(order: Order) -> list[forwarding_views.Panel]:
+    return forwarding_views.order_panels(order)

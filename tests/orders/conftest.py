@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _notifications_delivered_on_commit(monkeypatch):  # type: ignore[no-untyped-def]
+    """Tests about orders read the emails in mail.outbox: when a notification task is sent
+    (on commit), call the task function right there instead of going through the broker.
+    Never eager mode: tests about queueing record the calls themselves (test_webhooks.py),
+    and the integration tests use a real worker."""
+    from orders import tasks
+
+    task = tasks.deliver_notification_task
+
+    def deliver(**kwargs: object) -> None:
+        task(**kwargs)
+
+    monkeypatch.setattr(task, "delay", deliver)
