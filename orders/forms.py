@@ -37,7 +37,8 @@ class WorkspaceSettingsForm(forms.ModelForm[Workspace]):
     webhook_url = forms.URLField(
         required=False,
         assume_scheme="https",
-        help_text="Receives the same events as the emails, as JSON.",
+        label="Webhook URL",
+        help_text="Receives the same events as the emails, as signed JSON over https.",
     )
 
     def clean_webhook_url(self) -> str:

@@ -231,3 +231,19 @@ def test_the_builder_quote_says_no_card_is_on_file(operator_client, workspace, r
 
     assert 'id="quote-no-card"' in html
     assert "Instantly would accept this order" in html
+
+
+def test_a_placed_order_no_longer_warns_about_a_missing_card(
+    workspace, operator, lead, remote, client
+):
+    # The warning is about what a real order would do; once one was placed it is history.
+    card_on_file(remote, False)
+    order = submitted_order(workspace, operator, title="Bought")
+    Order.objects.filter(pk=order.pk).update(
+        status=OrderStatus.READY, placed_at=timezone.now(), ready_at=timezone.now()
+    )
+    client.force_login(lead)
+
+    page = client.get(detail(order)).content.decode()
+
+    assert "No card is on file at Instantly" not in page

@@ -123,8 +123,9 @@ def test_the_bill_shows_the_discount_as_its_own_line(
 
     # One domain ($15/year) with two Google mailboxes ($10/month).
     assert (quote.due_now, quote.discount) == (Decimal("25.00"), Decimal("2.50"))
-    assert "<dt>Discount</dt>" in page
-    assert "−$2.50" in page
+    assert "<dt>Promotion reported by Instantly</dt>" in page
+    assert 'id="bill-discount">$2.50<' in page
+    assert 'id="bill-due-now">$25.00<' in page  # approval counts Instantly's total
 
 
 # --- 9. A pre-warmed item always names its provider -----------------------------------------
