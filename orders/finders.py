@@ -127,10 +127,16 @@ def _state_of(result: instantly.DomainAvailability) -> dict[str, str]:
 
 
 def domain_check_run(
-    *, check: DomainCheck, client: instantly.InstantlyClient | None = None
+    *,
+    check: DomainCheck,
+    client: instantly.InstantlyClient | None = None,
+    final: bool = False,
 ) -> DomainCheck:
     """Check every domain not yet checked, batch by batch, saving after each batch so the page
-    shows progress. Safe to run again: finished domains are skipped. Never inside a transaction."""
+    shows progress. Safe to run again: finished domains are skipped. Never inside a transaction.
+
+    A transient failure propagates (the task retries it) unless this is the `final` try: then
+    the check fails with the reason, so the page stops polling instead of "checking" forever."""
     policy = tld_policy(check.order.order_type if check.order else "dfy")
     pending = []
     for domain in check.domains:
@@ -177,9 +183,14 @@ def domain_check_run(
                 client.close()
     except services.InstantlyKeyMissing as exc:
         return _check_failed(check, exc.problem)
-    except instantly.InstantlyTransientError:
-        # Let the task retry later: what was checked so far stays.
-        raise
+    except instantly.InstantlyTransientError as exc:
+        if not final:
+            raise  # the task retries later: what was checked so far stays
+        return _check_failed(
+            check,
+            f"Instantly did not answer after several tries ({exc.message}). The domains "
+            "checked so far are kept; check the rest again later.",
+        )
     except instantly.InstantlyError as exc:
         return _check_failed(check, _remote_problem(exc))
     check.status = CheckStatus.DONE

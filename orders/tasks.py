@@ -70,6 +70,9 @@ def verify_pending_key_task(*, pending_id: int) -> None:
     services.instantly_key_verify_pending(pending_id=pending_id)
 
 
+CHECK_MAX_RETRIES = 5
+
+
 @_on_commit_capable
 @shared_task(
     name="orders.check_domains",
@@ -77,7 +80,7 @@ def verify_pending_key_task(*, pending_id: int) -> None:
     acks_late=True,
     autoretry_for=(InstantlyTransientError,),
     retry_backoff=True,
-    max_retries=5,
+    max_retries=CHECK_MAX_RETRIES,
     soft_time_limit=600,
     time_limit=660,
 )
@@ -90,7 +93,10 @@ def check_domains_task(*, check_id: int) -> None:
     )
     if check is None or check.is_finished:
         return
-    finders.domain_check_run(check=check)
+    request = check_domains_task.request
+    # The last retry records the failure instead of raising, so the page stops waiting.
+    final = bool(request.called_directly) or request.retries >= CHECK_MAX_RETRIES
+    finders.domain_check_run(check=check, final=final)
 
 
 @_on_commit_capable

@@ -662,3 +662,57 @@ def test_a_partly_checked_domain_check_resumes_with_the_rest_only(
         "state": "restricted",
         "keyword": "google",
     }
+
+
+def _run_check_task_as_worker(monkeypatch, check_id: int, retries: int) -> bool:  # type: ignore[no-untyped-def]
+    """Run the task body as a worker would on its `retries`-th retry; True when it asked to
+    be retried."""
+    from celery.exceptions import Retry
+
+    from orders import tasks
+
+    task = tasks.check_domains_task
+    monkeypatch.setattr(task, "retry", lambda **options: Retry("retry requested"))
+    task.push_request(called_directly=False, retries=retries)
+    try:
+        task.run(check_id=check_id)
+    except Retry:
+        return True
+    finally:
+        task.pop_request()
+    return False
+
+
+def test_a_domain_check_instantly_never_answers_fails_on_the_last_retry(
+    workspace, operator, remote, monkeypatch
+):
+    from orders import tasks
+    from orders.instantly import InstantlyTransientError
+
+    order = draft_order(workspace, operator, items=[("acme-mail.com", 1, [JANE])])
+    check = DomainCheck.objects.create(
+        workspace=workspace,
+        order=order,
+        domains=["fresh-mail.com"],
+        status=CheckStatus.RUNNING,
+    )
+
+    def down(self, domains):  # type: ignore[no-untyped-def]
+        raise InstantlyTransientError("HTTP 503 from Instantly")
+
+    monkeypatch.setattr("orders.instantly.InstantlyClient.check_domains", down)
+
+    first = _run_check_task_as_worker(monkeypatch, check.pk, retries=0)
+    check.refresh_from_db()
+    assert first is True
+    assert check.status == CheckStatus.RUNNING  # a retry will come
+
+    last = _run_check_task_as_worker(
+        monkeypatch, check.pk, retries=tasks.CHECK_MAX_RETRIES
+    )
+
+    check.refresh_from_db()
+    assert last is False
+    assert check.status == CheckStatus.FAILED
+    assert check.finished_at is not None
+    assert "did not answer after several tries" in check.error
