@@ -7,7 +7,19 @@ import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+# Set by `python -m bench --smoke` before any benchmark module is imported: each one then runs
+# at a tiny size, to prove in CI that it still works and that its call and query counts hold.
+SMOKE = False
+# Figures in these units count things rather than time them, so they mean the same at any size
+# and on any machine; only these are judged in a smoke run.
+COUNTED_UNITS = frozenset({"calls", "429s", "queries"})
+
+
+def size(full: int, smoke: int) -> int:
+    """The size a benchmark runs at: `full` normally, `smoke` under --smoke."""
+    return smoke if SMOKE else full
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,8 @@ def scratch_database() -> Iterator[None]:
     # Measured as deployed: no query log, no template debug information.
     settings.DEBUG = False
     for engine in settings.TEMPLATES:
-        engine.setdefault("OPTIONS", {})["debug"] = False
+        options = cast(dict[str, Any], engine.setdefault("OPTIONS", {}))
+        options["debug"] = False
     old = setup_databases(verbosity=0, interactive=False)
     try:
         yield

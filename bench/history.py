@@ -15,12 +15,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.harness import Figure, percentile, scratch_database
+from bench.harness import Figure, percentile, scratch_database, size
 
-ORDERS = 10_000
-MAILBOXES = 200_000
-OTHER_ORDERS = 500
-ROUNDS = 12  # requests per variant after a warm-up; 10 variants -> 120 samples per page
+ORDERS = size(10_000, 200)
+MAILBOXES = size(200_000, 1_000)
+OTHER_ORDERS = size(500, 20)
+ROUNDS = size(
+    12, 1
+)  # requests per variant after a warm-up; 10 variants -> 120 samples per page
+# Deep pages that exist at either size (25 rows per history page, 100 per admin page).
+HISTORY_DEEP_PAGE = size(150, 3)
+ADMIN_DEEP_PAGE = size(40, 1)
 HISTORY_BUDGET_MS = 150.0
 
 
@@ -131,7 +136,9 @@ def _measure() -> dict[str, Figure]:
         .order_by("pk")[MAILBOXES // 2]
     )
     domain = (
-        OrderItem.objects.filter(order__workspace=workspace).order_by("pk")[1234].domain
+        OrderItem.objects.filter(order__workspace=workspace)
+        .order_by("pk")[size(1234, 25)]
+        .domain
     )
     requester = requesters[0].pk
     history = reverse("orders:list", args=[workspace.slug])
@@ -144,7 +151,7 @@ def _measure() -> dict[str, Figure]:
         (f"{history}?q={domain[:8]}", htmx),
         (f"{history}?q={sample_mailbox.email}", {}),
         (f"{history}?sort=-due_now&per_page=100", htmx),
-        (f"{history}?page=150", {}),
+        (f"{history}?page={HISTORY_DEEP_PAGE}", {}),
         (f"{history}?requester={requester}&created_from=2000-01-01", {}),
         (f"{history}?type=dfy&sort=requester", {}),
     ]
@@ -156,7 +163,10 @@ def _measure() -> dict[str, Figure]:
         (f"{changelist}?provider=3", {}),
         (f"{changelist}?q={sample_mailbox.email}", {}),
         (f"{changelist}?q={domain}", {}),
-        (f"{changelist}?workspace__id__exact={workspace.pk}&p=40", {}),
+        (
+            f"{changelist}?workspace__id__exact={workspace.pk}&p={ADMIN_DEEP_PAGE}",
+            {},
+        ),
         (f"{changelist}?o=-7", {}),
     ]
 

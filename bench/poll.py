@@ -14,10 +14,10 @@ import time
 import uuid
 from datetime import timedelta
 
-from bench.harness import Figure, scratch_database
+from bench.harness import Figure, scratch_database, size
 
-ORDERS = 1_000
-MAILBOXES_PER_ORDER = 20
+ORDERS = size(1_000, 20)
+MAILBOXES_PER_ORDER = size(20, 3)
 PAGE = 100
 
 

@@ -167,7 +167,7 @@ def unique_prefix(base: str, taken: Collection[str]) -> str:
         candidate = stem + suffix
         if candidate not in taken:
             return candidate
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise AssertionError("unreachable")  # pragma: no cover - counter() never ends
 
 
 def generate_mailboxes(

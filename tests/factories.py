@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from factory.django import DjangoModelFactory
 
 from orders.models import Membership, Order, Workspace
 
 
-class UserFactory(DjangoModelFactory):
+class UserFactory(DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -18,7 +19,7 @@ class UserFactory(DjangoModelFactory):
     password = factory.django.Password("correct-horse-42")
 
 
-class WorkspaceFactory(DjangoModelFactory):
+class WorkspaceFactory(DjangoModelFactory[Workspace]):
     class Meta:
         model = Workspace
         django_get_or_create = ("slug",)
@@ -27,7 +28,7 @@ class WorkspaceFactory(DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"ws-{n}")
 
 
-class MembershipFactory(DjangoModelFactory):
+class MembershipFactory(DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -36,7 +37,7 @@ class MembershipFactory(DjangoModelFactory):
     role = "operator"
 
 
-class OrderFactory(DjangoModelFactory):
+class OrderFactory(DjangoModelFactory[Order]):
     class Meta:
         model = Order
 
