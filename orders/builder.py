@@ -488,15 +488,16 @@ class QuoteView:
     fix_key: bool = False
 
 
-def quote_now(order: Order) -> QuoteView:
-    """Ask for a quote of the saved draft; trouble becomes a message, never an exception."""
+def quote_now(order: Order, items: Sequence[OrderItem] | None = None) -> QuoteView:
+    """Ask for a quote of the saved draft; trouble becomes a message, never an exception.
+    `items` (prefetched with their mailboxes) saves reading the draft again."""
     try:
         client = services.instantly_client_for(workspace=order.workspace)
     except services.InstantlyKeyMissing as exc:
         return QuoteView(problem=exc.problem, fix_key=True)
     try:
         with client:
-            outcome = quotes.quote_for_order(order=order, client=client)
+            outcome = quotes.quote_for_order(order=order, client=client, items=items)
     except quotes.QuoteUnavailable as exc:
         return QuoteView(problem=str(exc), retry=exc.retry, fix_key=exc.fix_key)
     return QuoteView(quote=outcome.quote, result=outcome.result, reused=outcome.reused)
@@ -679,12 +680,14 @@ def quote_context(
     submittable: bool = True,
     rows: Sequence[ItemRow] | None = None,
     order_findings: Sequence[str] | None = None,
+    prefetched: Sequence[OrderItem] | None = None,
 ) -> dict[str, object]:
     """What the quote panel and the sticky summary need, and nothing more (the quote
-    endpoint renders only them)."""
+    endpoint renders only them). `prefetched`: the draft's items with their mailboxes, when
+    the caller has read them already."""
     result = quote_view.result
     if rows is None or order_findings is None:
-        items = draft_items(order)
+        items = draft_items(order, prefetched)
         rows = rows_for(items, order.order_type, result)
         order_findings = [
             f.message

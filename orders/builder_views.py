@@ -182,13 +182,15 @@ def order_quote(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     order = _order(request, pk)
     if not order.is_editable:
         return redirect(order)
-    outcome = builder.quote_now(order)
+    # Read once for the payload and the panel's problem links: this runs per keystroke.
+    items = list(order.items.prefetch_related("mailboxes"))
+    outcome = builder.quote_now(order, items)
     if not request.htmx:
         return HttpResponseRedirect(_builder_url(order))
     return render(
         request,
         "orders/builder.html#quote-response",
-        builder.quote_context(order, outcome),
+        builder.quote_context(order, outcome, prefetched=items),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -44,6 +44,7 @@ def quote_for_order(
     order: Order,
     client: instantly.InstantlyClient,
     reuse_seconds: int | None = None,
+    items: Sequence[OrderItem] | None = None,
 ) -> QuoteOutcome:
     """Price the order's current payload with simulation mode and store the quote.
 
@@ -54,7 +55,7 @@ def quote_for_order(
         reuse_seconds = int(
             getattr(settings, "DFY_QUOTE_REUSE_SECONDS", QUOTE_REUSE_SECONDS)
         )
-    payload = order_payload(order)
+    payload = order_payload(order, items)
     if not payload["items"]:
         raise QuoteUnavailable("Add a domain to get a quote.", retry=False)
     digest = fingerprint(payload)
