@@ -147,7 +147,22 @@ class KeyStatus(models.TextChoices):
     UNREACHABLE = "unreachable", "Instantly could not be reached"
 
 
-class InstantlyKey(models.Model):
+class KeyDisplay:
+    """What the pages show of a stored key (active or pending): never more than the last 4."""
+
+    last4: str
+    base_url: str
+
+    @property
+    def masked(self) -> str:
+        return f"····{self.last4}"
+
+    @property
+    def is_sandbox(self) -> bool:
+        return "/sandbox/" in self.base_url
+
+
+class InstantlyKey(KeyDisplay, models.Model):
     """A workspace's Instantly API key. The secret is stored encrypted and never shown again."""
 
     workspace = models.OneToOneField(
@@ -178,14 +193,6 @@ class InstantlyKey(models.Model):
         # Never let the ciphertext (or anything derived from it) into a traceback or log.
         return f"<InstantlyKey {self.pk} ····{self.last4}>"
 
-    @property
-    def masked(self) -> str:
-        return f"····{self.last4}"
-
-    @property
-    def is_sandbox(self) -> bool:
-        return "/sandbox/" in self.base_url
-
     def reveal(self) -> str:
         """The clear secret, for the Instantly client only."""
         from orders.crypto import decrypt
@@ -199,7 +206,7 @@ class PendingKeyStatus(models.TextChoices):
     REFUSED = "refused", "Refused"
 
 
-class PendingInstantlyKey(models.Model):
+class PendingInstantlyKey(KeyDisplay, models.Model):
     """A pasted key waiting for its verification (docs/security.md). It replaces the active
     `InstantlyKey` only once Instantly accepts it, so a wrong paste never breaks quoting. One
     row per workspace: the latest attempt; its secret is erased once the attempt ends."""
@@ -232,14 +239,6 @@ class PendingInstantlyKey(models.Model):
 
     def __repr__(self) -> str:
         return f"<PendingInstantlyKey {self.pk} ····{self.last4} {self.status}>"
-
-    @property
-    def masked(self) -> str:
-        return f"····{self.last4}"
-
-    @property
-    def is_sandbox(self) -> bool:
-        return "/sandbox/" in self.base_url
 
     @property
     def is_verifying(self) -> bool:

@@ -17,3 +17,12 @@ def _notifications_delivered_on_commit(monkeypatch):  # type: ignore[no-untyped-
         task(**kwargs)
 
     monkeypatch.setattr(task, "delay", deliver)
+
+
+@pytest.fixture
+def queue(monkeypatch):  # type: ignore[no-untyped-def]
+    """Task messages recorded instead of sent; `queue.drain(...)` runs them as a worker would
+    (tests/integration/support.py)."""
+    from tests.integration.support import TaskQueue
+
+    return TaskQueue(monkeypatch)

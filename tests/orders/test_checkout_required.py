@@ -15,14 +15,9 @@ from django.utils import timezone
 from orders import tasks, workflow
 from orders.models import Order, OrderStatus
 from sandbox.models import DomainOrder, SandboxWorkspace
-from tests.integration.support import TaskQueue, submitted_order
+from tests.integration.support import submitted_order
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    return TaskQueue(monkeypatch)
 
 
 def card_on_file(remote, on):

@@ -22,15 +22,10 @@ from orders.payload import order_payload
 from orders.rules import MICROSOFT, DraftItem, check_draft
 from sandbox.services import sandbox_key_create
 from sandbox.switches import switches_set
-from tests.integration.support import TaskQueue, draft_order, submitted_order
+from tests.integration.support import draft_order, submitted_order
 from tests.orders.test_builder_views import HX, build_url, form_state
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    return TaskQueue(monkeypatch)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from sandbox.models import real_order_posts
 from sandbox.switches import switches_set
 from tests.conftest import require_service
 from tests.factories import MembershipFactory, UserFactory
-from tests.integration.support import JANE, JOHN, TaskQueue, live_sandbox_remote
+from tests.integration.support import JANE, JOHN, live_sandbox_remote
 from tests.integration.test_money_path import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -41,11 +41,6 @@ def _postgres() -> None:
         connection.vendor == "postgresql",
         "set DATABASE_URL=postgres://... (the production database)",
     )
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    return TaskQueue(monkeypatch)
 
 
 @pytest.fixture

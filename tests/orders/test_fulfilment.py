@@ -18,14 +18,9 @@ from orders.models import Mailbox, MailboxStatus, Order, OrderStatus, RemoteAcco
 from sandbox.models import PreWarmedDomain
 from sandbox.services import accounts_cancel
 from sandbox.switches import switches_set
-from tests.integration.support import JANE, JOHN, TaskQueue, submitted_order
+from tests.integration.support import JANE, JOHN, submitted_order
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    return TaskQueue(monkeypatch)
 
 
 @pytest.fixture

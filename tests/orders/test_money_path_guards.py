@@ -41,18 +41,12 @@ from sandbox.testing import in_process_transport
 from tests.integration.support import (
     JANE,
     JOHN,
-    TaskQueue,
     draft_order,
     quote_order,
     submitted_order,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    return TaskQueue(monkeypatch)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from orders.models import Order, OrderStatus
 from orders.ratelimit import Reservation
 from sandbox.switches import switches_set
 from sandbox.testing import in_process_transport
-from tests.integration.support import TaskQueue, submitted_order
+from tests.integration.support import submitted_order
 
 pytestmark = pytest.mark.django_db
 
@@ -70,11 +70,6 @@ class RateLimitedRealPost(httpx.BaseTransport):
             headers={"Retry-After": "1"},
             json={"statusCode": 429, "error": "Too Many Requests", "message": ""},
         )
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    return TaskQueue(monkeypatch)
 
 
 @pytest.fixture

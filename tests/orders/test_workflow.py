@@ -11,14 +11,9 @@ from django.core import mail
 from orders import drafts, workflow
 from orders.models import ApprovalPolicy, Membership, OrderStatus
 from tests.factories import MembershipFactory, UserFactory
-from tests.integration.support import JANE, TaskQueue, submitted_order
+from tests.integration.support import JANE, submitted_order
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    return TaskQueue(monkeypatch)
 
 
 @pytest.fixture

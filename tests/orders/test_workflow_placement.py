@@ -22,17 +22,11 @@ from sandbox.testing import in_process_transport
 from tests.integration.support import (
     JANE,
     JOHN,
-    TaskQueue,
     TimeoutAfterSend,
     submitted_order,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    return TaskQueue(monkeypatch)
 
 
 @pytest.fixture

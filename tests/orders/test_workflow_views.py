@@ -12,15 +12,10 @@ from django.urls import reverse
 from orders import workflow
 from orders.models import Order, OrderStatus
 from tests.factories import MembershipFactory
-from tests.integration.support import TaskQueue, submitted_order
+from tests.integration.support import submitted_order
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def queue(monkeypatch):
-    return TaskQueue(monkeypatch)
 
 
 @pytest.fixture
