@@ -17,8 +17,6 @@ from orders.payload import fingerprint, order_payload
 
 logger = logging.getLogger(__name__)
 
-# An identical payload reuses its quote this long instead of asking Instantly again.
-QUOTE_REUSE_SECONDS = 120
 CENT = Decimal("0.01")
 
 
@@ -52,9 +50,8 @@ def quote_for_order(
     fingerprint. Raises QuoteUnavailable for remote trouble; never spends money.
     """
     if reuse_seconds is None:
-        reuse_seconds = int(
-            getattr(settings, "DFY_QUOTE_REUSE_SECONDS", QUOTE_REUSE_SECONDS)
-        )
+        # An identical payload reuses its quote this long instead of asking Instantly again.
+        reuse_seconds = settings.DFY_QUOTE_REUSE_SECONDS
     payload = order_payload(order, items)
     if not payload["items"]:
         raise QuoteUnavailable("Add a domain to get a quote.", retry=False)

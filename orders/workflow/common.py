@@ -47,71 +47,69 @@ REFUSAL_LISTS = (
 )
 
 
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
-
-
+# The bounds are read at call time (tests override them) and their defaults live in
+# dfyportal/settings.py only; docs/lifecycle-bounds.md.
 def reconcile_max_checks() -> int:
     """Reconciliation checks of an unknown outcome (whatever each found, errors included)
     before a person is asked; docs/lifecycle-bounds.md."""
-    return _setting("DFY_RECONCILE_MAX_CHECKS", 12)
+    return settings.DFY_RECONCILE_MAX_CHECKS
 
 
 def reconcile_max_age_seconds() -> int:
     """An outcome still unknown this long after its attempt started goes to a person, even if
     checks could not run (worker down, lost messages)."""
-    return _setting("DFY_RECONCILE_MAX_AGE_SECONDS", 2 * 3600)
+    return settings.DFY_RECONCILE_MAX_AGE_SECONDS
 
 
 def reconcile_backoff_seconds() -> int:
     """Wait after the first check; it doubles after each check, up to the cap."""
-    return _setting("DFY_RECONCILE_BACKOFF_SECONDS", 60)
+    return settings.DFY_RECONCILE_BACKOFF_SECONDS
 
 
 def reconcile_backoff_cap_seconds() -> int:
-    return _setting("DFY_RECONCILE_BACKOFF_CAP_SECONDS", 900)
+    return settings.DFY_RECONCILE_BACKOFF_CAP_SECONDS
 
 
 def pending_approval_remind_seconds() -> int:
     """A request undecided this long reminds its approvers once (the status stays)."""
-    return _setting("DFY_PENDING_APPROVAL_REMIND_SECONDS", 3 * 86400)
+    return settings.DFY_PENDING_APPROVAL_REMIND_SECONDS
 
 
 def needs_reapproval_remind_seconds() -> int:
     """A changed quote undecided this long reminds its approvers once (the status stays)."""
-    return _setting("DFY_NEEDS_REAPPROVAL_REMIND_SECONDS", 3 * 86400)
+    return settings.DFY_NEEDS_REAPPROVAL_REMIND_SECONDS
 
 
 def awaiting_checkout_remind_seconds() -> int:
     """An order waiting for a payment at Instantly this long reminds its requester once (the
     status stays: only a person can add the card)."""
-    return _setting("DFY_AWAITING_CHECKOUT_REMIND_SECONDS", 86400)
+    return settings.DFY_AWAITING_CHECKOUT_REMIND_SECONDS
 
 
 def approved_max_seconds() -> int:
     """An approval that no worker turned into a placement this long goes to a person."""
-    return _setting("DFY_APPROVED_MAX_SECONDS", 30 * 60)
+    return settings.DFY_APPROVED_MAX_SECONDS
 
 
 def submitting_stale_seconds() -> int:
     """A claim older than this without an outcome was stranded by a crash. It must exceed the
     place task's hard time limit (180 s), which bounds the re-quote and the POST together."""
-    return _setting("DFY_SUBMITTING_STALE_SECONDS", 300)
+    return settings.DFY_SUBMITTING_STALE_SECONDS
 
 
 def approved_stale_seconds() -> int:
     """An approved order untouched this long lost its task message: the sweeper re-enqueues."""
-    return _setting("DFY_APPROVED_STALE_SECONDS", 120)
+    return settings.DFY_APPROVED_STALE_SECONDS
 
 
 def reconcile_clock_skew_seconds() -> int:
     """Tolerance between our clock and Instantly's when matching "created after the attempt"."""
-    return _setting("DFY_RECONCILE_CLOCK_SKEW_SECONDS", 300)
+    return settings.DFY_RECONCILE_CLOCK_SKEW_SECONDS
 
 
 def place_max_tries() -> int:
     """Claims given back (nothing sent: 429, unreachable) before a person is asked."""
-    return _setting("DFY_PLACE_MAX_TRIES", 5)
+    return settings.DFY_PLACE_MAX_TRIES
 
 
 class WorkflowError(Exception):

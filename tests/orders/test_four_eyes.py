@@ -16,7 +16,6 @@ from importlib import import_module
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -28,19 +27,12 @@ from tests.factories import MembershipFactory, UserFactory
 from tests.integration.support import JANE, JOHN, live_sandbox_remote
 from tests.integration.test_money_path import wait_for
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+# Four-eyes rules are database-neutral: these run on SQLite too (the mutation runs use it)
+# and on PostgreSQL in CI.
+pytestmark = [pytest.mark.django_db]
 HX = {"HX-Request": "true"}
 ACME = [("acme-mail.com", [JANE, JOHN])]
 ACME_AND_MORE = [("acme-mail.com", [JANE, JOHN]), ("acme-send.com", [JANE])]
-
-
-@pytest.fixture(autouse=True)
-def _postgres() -> None:
-    require_service(
-        "PostgreSQL",
-        connection.vendor == "postgresql",
-        "set DATABASE_URL=postgres://... (the production database)",
-    )
 
 
 @pytest.fixture
