@@ -59,6 +59,11 @@ WORKFLOW_TESTS = (
     "tests/orders/test_checkout_required.py",
 )
 
+# Tests about one workflow module only.
+OWN_TESTS: dict[str, tuple[str, ...]] = {
+    "bounds": ("tests/orders/test_bounds_exact.py",),
+}
+
 # Smallest first, so that some figures exist early in a long run.
 MODULES: tuple[Module, ...] = (
     Module(
@@ -84,7 +89,7 @@ MODULES: tuple[Module, ...] = (
     *(
         Module(
             f"orders/workflow/{name}.py",
-            WORKFLOW_TESTS,
+            WORKFLOW_TESTS + OWN_TESTS.get(name, ()),
             deselect=(
                 "tests/orders/test_workflow_placement.py"
                 "::test_the_real_order_is_placed_from_one_site_only",

@@ -12,6 +12,7 @@ from typing import cast
 import pytest
 import time_machine
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -561,3 +562,42 @@ def test_a_lead_of_another_workspace_cannot_resolve_this_order(
 
     stuck.refresh_from_db()
     assert stuck.status == OrderStatus.NEEDS_ATTENTION
+
+
+def test_prefetched_rows_are_used_instead_of_read_again(
+    quoted, workspace, django_assert_num_queries
+):
+    """The quote endpoint passes the rows it already read: only the quotes are queried."""
+    client = services.instantly_client_for(workspace=workspace)
+    items = list(OrderItem.objects.filter(order=quoted).prefetch_related("mailboxes"))
+    stored = Quote.objects.get(order=quoted)
+
+    with django_assert_num_queries(1):  # the newest quote
+        assert current_quote(quoted, items) == stored
+    with django_assert_num_queries(1):  # the reusable quote
+        again = quote_for_order(order=quoted, client=client, items=items)
+    assert again.reused is True
+    assert again.quote == stored
+
+
+def test_the_lock_brings_the_approved_quote_along(
+    workspace, operator, remote, django_assert_num_queries
+):
+    order = submitted_order(workspace, operator)
+    with transaction.atomic(), django_assert_num_queries(2):  # order+quote, workspace
+        locked = workflow_common._lock(order)
+        assert locked.approved_quote == order.approved_quote
+        assert locked.workspace.pk == workspace.pk
+
+
+def test_marking_placed_writes_only_its_own_fields(workspace, operator, remote):
+    """A concurrent writer's change to another field (here the check count) survives."""
+    order = submitted_order(workspace, operator)
+    with transaction.atomic():
+        locked = workflow_common._lock(order)
+        Order.objects.filter(pk=order.pk).update(reconcile_checks=7)
+        workflow_common.mark_placed(locked, by=None, kind="reconciled_placed")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PLACED
+    assert order.placed_at is not None
+    assert order.reconcile_checks == 7
