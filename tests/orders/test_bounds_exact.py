@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -47,7 +47,7 @@ def moved(order: Order, to: str, at: datetime, *, frm: str = "draft") -> OrderEv
 def order_in(status: str, entered: datetime, **fields: Any) -> Order:
     """An order that entered `status` at `entered` (by its audit trail) and was last saved
     then."""
-    order = OrderFactory(status=status, **fields)
+    order = cast(Order, OrderFactory(status=status, **fields))
     moved(order, status, entered)
     Order.objects.filter(pk=order.pk).update(updated_at=entered)
     return Order.objects.get(pk=order.pk)
@@ -81,7 +81,7 @@ def test_entered_at_is_the_last_move_into_the_status_ignoring_reminders_and_othe
 
 
 def test_entered_at_without_any_event_is_the_last_update():
-    order = OrderFactory(status=OrderStatus.PENDING_APPROVAL)
+    order = cast(Order, OrderFactory(status=OrderStatus.PENDING_APPROVAL))
     Order.objects.filter(pk=order.pk).update(updated_at=NOW - DAY)
     order.refresh_from_db()
     assert bounds.entered_at(order) == NOW - DAY
@@ -172,7 +172,7 @@ def test_the_bound_is_exclusive_to_the_second(told):
 
 
 def test_an_order_without_events_is_timed_from_its_last_update(told):
-    order = OrderFactory(status=OrderStatus.PENDING_APPROVAL)
+    order = cast(Order, OrderFactory(status=OrderStatus.PENDING_APPROVAL))
     Order.objects.filter(pk=order.pk).update(updated_at=NOW - 4 * DAY)
     assert bounds.orders_flag_overdue(now=NOW) == 1
     assert told == [(order.pk, "approval_requested")]
