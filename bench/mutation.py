@@ -323,8 +323,8 @@ def run_module(module: Module, children: int) -> dict[str, dict[str, Any]]:
 def _selection(config: str) -> tuple[str, set[str]]:
     """The config without its test selection, and the selected tests."""
     head, _, tail = config.partition("pytest_add_cli_args_test_selection =\n")
-    tests = set()
-    rest = []
+    tests: set[str] = set()
+    rest: list[str] = []
     for line in tail.splitlines():
         if line.startswith("    ") and not rest:
             tests.add(line.strip())
