@@ -54,9 +54,7 @@ PROVIDER_RULES: dict[Provider, ProviderRule] = {
 
 
 def provider_rule(provider: Provider) -> ProviderRule:
-    overrides: dict[Any, dict[str, Any]] = getattr(
-        settings, "SANDBOX_PROVIDER_RULES", {}
-    )
+    overrides: dict[Any, dict[str, Any]] = settings.SANDBOX_PROVIDER_RULES
     changes = overrides.get(int(provider)) or overrides.get(str(int(provider))) or {}
     return replace(PROVIDER_RULES[provider], **changes)
 
