@@ -434,6 +434,9 @@ INSTANTLY_SANDBOX_BASE_URL = env_str(
 )
 INSTANTLY_TIMEOUT_SECONDS = float(env_str("INSTANTLY_TIMEOUT_SECONDS", "10"))
 INSTANTLY_DEADLINE_SECONDS = float(env_str("INSTANTLY_DEADLINE_SECONDS", "30"))
+# Changes to the sandbox's per-provider bounds, by provider number, e.g.
+# {3: {"max_mailboxes": 50}} (docs/instantly.md); none by default. Code only, not the env.
+SANDBOX_PROVIDER_RULES: dict[int | str, dict[str, object]] = {}
 
 # --- Logging ------------------------------------------------------------------------------
 LOGGING = {
