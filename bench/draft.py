@@ -1,4 +1,4 @@
-"""The largest draft in the builder: 200 domains and 1,000 mailboxes (orders/builder_form.py,
+"""The largest draft in the builder: 200 domains and 1,000 mailboxes (orders/builder_forms.py,
 MAX_DRAFT_*), the size every builder path must handle.
 
 Two figures, each Django's whole request in process through the test client: the builder
@@ -85,7 +85,7 @@ def _measure() -> dict[str, Figure]:
     from django.urls import reverse
 
     from orders import drafts, services
-    from orders.builder_form import MAX_DRAFT_DOMAINS, MAX_DRAFT_MAILBOXES
+    from orders.builder_forms import MAX_DRAFT_DOMAINS, MAX_DRAFT_MAILBOXES
     from orders.models import Membership, Order, Quote, Workspace
     from orders.rules import DraftItem, DraftMailbox
     from sandbox.services import sandbox_workspace_create

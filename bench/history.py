@@ -88,7 +88,7 @@ def _measure() -> dict[str, Figure]:
     from django.test import Client
     from django.urls import reverse
 
-    from orders.management.commands.generate_orders import (
+    from orders.history_generator import (
         orders_generate,
         workspace_team,
     )

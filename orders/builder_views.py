@@ -21,12 +21,22 @@ from django_htmx.http import (
     retarget,
 )
 
-from orders import builder, builder_form, drafts, finders
+from orders import drafts, finders
 from orders.access import WorkspaceRequest, workspace_view
-from orders.builder_form import parse_builder_post
+from orders.builder_actions import Action, apply_action
+from orders.builder_forms import (
+    BuilderPost,
+    CsvImportForm,
+    NewOrderForm,
+    parse_builder_post,
+)
+from orders.builder_page import page_context, quote_context
+from orders.builder_quote import quote_now
 from orders.domains import Rejection, parse_domain_list
+from orders.draft_import import order_draft_import_csv
 from orders.mailboxes import export_csv
 from orders.models import DomainCheck, Order, OrderStatus
+from orders.order_page import detail_context
 from orders.rules import DraftItem
 
 
@@ -45,7 +55,7 @@ def _builder_url(order: Order) -> str:
 @require_http_methods(["GET", "POST"])
 @workspace_view()
 def order_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
-    form = builder.NewOrderForm(request.POST or None)
+    form = NewOrderForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         order = drafts.order_draft_create(
             workspace=request.workspace,
@@ -65,20 +75,20 @@ def order_build(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
         return redirect(order)
     if request.method == "GET":
         return render(
-            request, "orders/builder.html", builder.page_context(order, request=request)
+            request, "orders/builder.html", page_context(order, request=request)
         )
 
     posted = parse_builder_post(request.POST)
-    action = builder.Action.from_post(request.POST)
+    action = Action.from_post(request.POST)
     if not posted.ok:
-        context = builder.page_context(
+        context = page_context(
             order, request=request, posted=posted, form_data=request.POST
         )
         return _whole_builder(request, context)
-    items = builder.apply_action(action, posted, request.POST)
+    items = apply_action(action, posted, request.POST)
     if items.errors:
         # Nothing is saved: the page comes back with what was typed and why.
-        context = builder.page_context(
+        context = page_context(
             order,
             request=request,
             posted=posted,
@@ -104,7 +114,7 @@ def order_build(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     except drafts.DraftConflict as exc:
         messages.warning(request, str(exc))
         return _whole_builder(
-            request, builder.page_context(_order(request, pk), request=request)
+            request, page_context(_order(request, pk), request=request)
         )
     except drafts.DraftLocked as exc:
         messages.error(request, str(exc))
@@ -112,16 +122,16 @@ def order_build(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     except drafts.DraftError as exc:
         messages.error(request, str(exc))
         return _whole_builder(
-            request, builder.page_context(_order(request, pk), request=request)
+            request, page_context(_order(request, pk), request=request)
         )
     for note in items.notes:
         messages.info(request, note)
-    outcome = builder.quote_now(order)
+    outcome = quote_now(order)
     if not request.htmx:
         return HttpResponseRedirect(_builder_url(order))
     # The generator's fields are shown again unless rows moved under them.
     same_rows = action.name != "undo" and len(items.items) == len(posted.items)
-    context = builder.page_context(
+    context = page_context(
         order,
         request=request,
         outcome=outcome,
@@ -136,8 +146,8 @@ def order_build(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
 def _undo(
     request: WorkspaceRequest,
     order: Order,
-    action: builder.Action,
-    posted: builder_form.BuilderPost,
+    action: Action,
+    posted: BuilderPost,
     typed: list[DraftItem],
 ) -> Order:
     """Restore a snapshot (raises DraftError when it is gone or the value is not one)."""
@@ -184,13 +194,13 @@ def order_quote(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
         return redirect(order)
     # Read once for the payload and the panel's problem links: this runs per keystroke.
     items = list(order.items.prefetch_related("mailboxes"))
-    outcome = builder.quote_now(order, items)
+    outcome = quote_now(order, items)
     if not request.htmx:
         return HttpResponseRedirect(_builder_url(order))
     return render(
         request,
         "orders/builder.html#quote-response",
-        builder.quote_context(order, outcome, prefetched=items),
+        quote_context(order, outcome, prefetched=items),
     )
 
 
@@ -319,12 +329,12 @@ def order_csv_export(request: WorkspaceRequest, slug: str, pk: int) -> HttpRespo
 @workspace_view()
 def order_csv_import(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     order = _order(request, pk)
-    form = builder.CsvImportForm(request.POST, request.FILES)
+    form = CsvImportForm(request.POST, request.FILES)
     valid = form.is_valid()
     problems = form.problems()
     if valid:
         try:
-            builder.csv_apply(
+            order_draft_import_csv(
                 order=order,
                 by=request.user,
                 version=form.cleaned_data["version"],
@@ -338,9 +348,9 @@ def order_csv_import(request: WorkspaceRequest, slug: str, pk: int) -> HttpRespo
                 f"Imported {form.imported_count} mailbox{'' if form.imported_count == 1 else 'es'} from {form.cleaned_data['file'].name}.",
             )
             # Price the imported draft now, so the page it lands on shows the quote.
-            builder.quote_now(order)
+            quote_now(order)
             return HttpResponseRedirect(_builder_url(order))
-    context = builder.page_context(order, request=request)
+    context = page_context(order, request=request)
     context["csv_errors"] = problems
     return render(request, "orders/builder.html", context, status=200)
 
@@ -399,7 +409,7 @@ def order_detail(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
 
 
 def _detail_context(order: Order, request: WorkspaceRequest) -> dict[str, object]:
-    context = builder.detail_context(order)
+    context = detail_context(order)
     # The edit button only for those whose reopen would be accepted.
     context["can_reopen"] = (
         drafts.reopen_refusal(order=order, user=request.user) is None

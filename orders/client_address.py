@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from django.conf import settings
 from django.http import HttpRequest
+
+from orders.conf import trusted_proxy_count
 
 
 def _valid(address: str) -> str | None:
@@ -27,7 +28,7 @@ def client_address(request: HttpRequest) -> str:
     the N-th entry from the right of X-Forwarded-For (entries further left are the client's
     own claims and are not trusted)."""
     remote = request.META.get("REMOTE_ADDR", "") or ""
-    trusted = int(getattr(settings, "DFY_TRUSTED_PROXY_COUNT", 0))
+    trusted = trusted_proxy_count()
     if trusted <= 0:
         return remote
     hops = [

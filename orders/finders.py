@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from orders import instantly, mirror, quotes, services
+from orders import enqueue, instantly, mirror, quotes, services
 from orders.domains import (
     CHECK_BATCH_SIZE,
     chunked,
@@ -104,8 +104,6 @@ def domain_check_start(
 ) -> DomainCheck:
     """Create the check and enqueue it after commit; one row, many batches. `invalid` maps
     pasted tokens that are not domains to the reason, shown as "invalid" badges."""
-    from orders.tasks import check_domains_task
-
     invalid = invalid or {}
     check = DomainCheck.objects.create(
         workspace=order.workspace,
@@ -114,7 +112,7 @@ def domain_check_start(
         domains=[*domains, *(t for t in invalid if t not in domains)],
         results={t: {"state": "invalid", "reason": r} for t, r in invalid.items()},
     )
-    check_domains_task.delay_on_commit(check_id=check.pk)
+    enqueue.check_domains(check_id=check.pk)
     return check
 
 
@@ -366,7 +364,5 @@ def owned_domains(*, workspace: Workspace, search: str = "") -> dict[str, Any]:
 
 def owned_refresh_start(*, workspace: Workspace) -> None:
     """Ask the worker to re-read the workspace's domains; the panel polls until it is done."""
-    from orders.tasks import refresh_remote_mirror_task
-
     mirror.refresh_requested(workspace=workspace)
-    refresh_remote_mirror_task.delay_on_commit(workspace_id=workspace.pk)
+    enqueue.refresh_remote_mirror(workspace_id=workspace.pk)

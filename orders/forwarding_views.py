@@ -8,105 +8,18 @@ to where the person came from; problems are shown on the panel with what they ty
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.contrib import messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from orders import forwarding
 from orders.access import WorkspaceRequest, workspace_view
-from orders.models import Order, Workspace
+from orders.forwarding_panel import Panel, panel_for, panel_form
 
 ACTIONS = ("set", "remove", "read")
-
-
-@dataclass
-class Panel:
-    """Everything the panel partial shows for one domain."""
-
-    domain: str
-    state: forwarding.ForwardingState
-    form: forwarding.ForwardingForm
-    url: str
-    next: str
-    on_order: bool = False
-    setting_up: bool = False
-    problem: forwarding.ForwardingProblem | None = None
-    notice: str = ""
-
-    @property
-    def key(self) -> str:
-        # Bought domains are one label and a TLD, so this is unique on a page.
-        return "fwd-" + self.domain.replace(".", "--")
-
-
-def _form(
-    domain: str, state: forwarding.ForwardingState, data: object = None
-) -> forwarding.ForwardingForm:
-    key = "fwd-" + domain.replace(".", "--")
-    initial = {
-        "forwarding_domain": state.forwarding_domain,
-        "forwarding_mode": state.forwarding_mode or "redirect",
-    }
-    return forwarding.ForwardingForm(
-        data, domain=domain, initial=initial, auto_id=f"{key}-%s"
-    )
-
-
-def panel_for(
-    *,
-    workspace: Workspace,
-    domain: str,
-    next_url: str = "",
-    order: Order | None = None,
-) -> Panel:
-    """A panel showing the last known forwarding (no call to Instantly)."""
-    state = forwarding.forwarding_known(workspace=workspace, domain=domain)
-    url = reverse(
-        "orders:forwarding", kwargs={"slug": workspace.slug, "domain": domain}
-    )
-    return Panel(
-        domain=domain,
-        state=state,
-        form=_form(domain, state),
-        url=url,
-        next=next_url or url,
-        on_order=order is not None,
-        setting_up=order is not None and order.status in {"placed", "provisioning"},
-    )
-
-
-def order_panels(order: Order) -> list[Panel]:
-    """One panel per domain the order bought and the workspace still owns."""
-    if (
-        order.order_type not in forwarding.BUYING_TYPES
-        or order.status not in forwarding.BOUGHT_STATUSES
-    ):
-        return []
-    panels = []
-    seen = set()
-    for domain in order.items.values_list("domain", flat=True):
-        if domain in seen:
-            continue
-        seen.add(domain)
-        try:
-            name = forwarding.owned_domain(workspace=order.workspace, domain=domain)
-        except forwarding.DomainNotOwned:
-            continue
-        panels.append(
-            panel_for(
-                workspace=order.workspace,
-                domain=name,
-                next_url=order.get_absolute_url(),
-                order=order,
-            )
-        )
-    return panels
 
 
 def _next_url(request: WorkspaceRequest, default: str) -> str:
@@ -174,7 +87,7 @@ def _act(request: WorkspaceRequest, panel: Panel, action: str) -> None:
     workspace = request.workspace
     try:
         if action == "set":
-            form = _form(panel.domain, panel.state, request.POST)
+            form = panel_form(panel.domain, panel.state, request.POST)
             panel.form = form
             if not form.is_valid():
                 return
@@ -200,4 +113,4 @@ def _act(request: WorkspaceRequest, panel: Panel, action: str) -> None:
     except forwarding.DomainNotOwned:
         raise Http404("This workspace owns no such domain.") from None
     panel.state = state
-    panel.form = _form(panel.domain, state)
+    panel.form = panel_form(panel.domain, state)

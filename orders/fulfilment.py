@@ -14,17 +14,16 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from orders import instantly, mirror, notifications, services
+from orders import conf, instantly, mirror, notifications, services
 from orders.drafts import order_event_record
 from orders.models import (
     FULFILMENT_STATUSES,
@@ -43,11 +42,6 @@ logger = logging.getLogger(__name__)
 # Orders / domains per query and rows per bulk write: bounded memory and SQL parameters.
 BATCH_SIZE = 500
 UNREADY = (MailboxStatus.REQUESTED, MailboxStatus.PROVISIONING)
-
-
-def stuck_after() -> timedelta:
-    """No progress for this long flags an order as stuck (DFY_STUCK_AFTER_HOURS, default 72)."""
-    return timedelta(hours=float(getattr(settings, "DFY_STUCK_AFTER_HOURS", 72)))
 
 
 @dataclass(frozen=True)
@@ -193,8 +187,7 @@ def _since(order: Order) -> datetime | None:
     started = order.attempt_started_at or order.placed_at
     if started is None:
         return None
-    skew = int(getattr(settings, "DFY_RECONCILE_CLOCK_SKEW_SECONDS", 300))
-    return started - timedelta(seconds=skew)
+    return started - conf.reconcile_clock_skew()
 
 
 def _mailboxes_apply(
@@ -391,12 +384,12 @@ def _order_target(order: Order, row: dict[str, int] | None) -> str | None:
 
 
 def orders_flag_stuck(*, now: datetime | None = None) -> int:
-    """Flag (once) orders being fulfilled with no progress for `stuck_after()`; tell the
+    """Flag (once) orders being fulfilled with no progress for `conf.stuck_after()`; tell the
     requester. Progress clears the flag (see the poll). This is the bound of placed,
     provisioning and partly cancelled orders still waiting for mailboxes; the other statuses'
     bounds live in orders/workflow/bounds.py (docs/lifecycle-bounds.md)."""
     now = now or timezone.now()
-    limit = now - stuck_after()
+    limit = now - conf.stuck_after()
     flagged = 0
     candidates = (
         Order.objects.filter(_followed())
@@ -425,7 +418,7 @@ def _flag_stuck(pk: int, now: datetime) -> int:
         from_status=order.status,
         to_status=order.status,
         no_progress_since=since.isoformat() if since else None,
-        hours=round(stuck_after().total_seconds() / 3600, 1),
+        hours=round(conf.stuck_after().total_seconds() / 3600, 1),
     )
     order.stuck_at = now
     order.save(update_fields=["stuck_at", "updated_at"])

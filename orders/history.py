@@ -1,4 +1,6 @@
-"""The order history: filters, search, sorting and the CSV export, shared by portal and admin.
+"""The order history's queries: filters, search and sorting, shared by portal and admin. What
+the page shows is `history_table`, the CSV export `history_export`, the item summaries both
+read `history_summaries`.
 
 Everything starts from a workspace-scoped queryset (`Order.objects.in_workspace`); the admin
 passes its own queryset (all workspaces) to `orders_search` and `orders_csv_chunks`.
@@ -11,25 +13,24 @@ cursor in chunks and runs the same grouped query once per chunk.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from decimal import Decimal
-from itertools import islice
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db.models import Count, F, OrderBy, Q, QuerySet
-from django.urls import reverse
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 
+# `orders_csv_chunks` and `money_text` are re-exported (`as`): the admin imports them from here.
+from orders.history_export import orders_csv_chunks as orders_csv_chunks
+from orders.history_summaries import ROW_FIELDS
+from orders.history_table import money_text as money_text
 from orders.models import (
     IN_FLIGHT_STATUSES,
     Mailbox,
-    MailboxStatus,
     Membership,
     Order,
     OrderItem,
@@ -42,9 +43,6 @@ from orders.spend import ACTIVE_STATUSES, attention_q
 
 PER_PAGE_CHOICES: Final = (25, 50, 100, 200)
 DEFAULT_PER_PAGE: Final = 50
-# Orders per server-side cursor fetch in the export; each chunk also costs one grouped query
-# over its items, so 500 keeps both the memory (a few MB) and the query count small.
-CSV_CHUNK_SIZE: Final = 500
 
 
 @dataclass(frozen=True)
@@ -337,263 +335,3 @@ def history_orders(workspace: Workspace, filters: HistoryFilters) -> QuerySet[Or
         .select_related("requester", "approver", "approved_quote")
         .only(*ROW_FIELDS)
     )
-
-
-ROW_FIELDS: Final = (
-    "pk",
-    "title",
-    "order_type",
-    "status",
-    "created_at",
-    "submitted_at",
-    "decided_at",
-    "placed_at",
-    "ready_at",
-    "workspace_id",
-    "requester__username",
-    "approver__username",
-    "approved_quote__due_now",
-    "approved_quote__per_month",
-    "approved_quote__per_year",
-)
-
-
-@dataclass
-class OrderSummary:
-    """What an order row shows about its items: computed per page (or CSV chunk)."""
-
-    domains: list[str] = field(default_factory=list)
-    providers: set[int] = field(default_factory=set)
-    mailboxes: int = 0
-    ready: int = 0
-    cancelled: int = 0
-
-    @property
-    def provider_labels(self) -> list[str]:
-        return [Provider(p).label for p in sorted(self.providers)]
-
-    @property
-    def first_domain(self) -> str:
-        return self.domains[0] if self.domains else ""
-
-    @property
-    def more_domains(self) -> int:
-        return max(0, len(self.domains) - 1)
-
-
-# Table-width labels; the full ones (OrderType.label) are in the filter and the detail page.
-TYPE_SHORT: Final = {
-    OrderType.DFY: "New domains",
-    OrderType.PRE_WARMED_UP: "Pre-warmed",
-    OrderType.EXTRA_ACCOUNTS: "Extra mailboxes",
-}
-
-
-def money_text(amount: Decimal | None) -> str:
-    return "—" if amount is None else f"${amount:,.2f}"
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """One table row, every cell already text: a page can hold 200 rows and template filters
-    (floatformat, date, url) per cell cost more than the queries."""
-
-    pk: int
-    url: str
-    title: str
-    # Untitled orders carry their number in the name ("Untitled order #318").
-    titled: bool
-    type_label: str
-    status: str
-    status_label: str
-    providers: str
-    first_domain: str
-    more_domains: int
-    mailboxes: int
-    ready: int
-    requester: str
-    approver: str
-    due_now: str
-    monthly: str
-    created_date: str
-    created_full: str
-    created_iso: str
-
-
-def history_rows(orders: Sequence[Order], *, workspace_slug: str) -> list[HistoryRow]:
-    """One page's rows with their item summaries: one grouped query."""
-    summaries = order_summaries([order.pk for order in orders])
-    # The order page URL differs only by the id: reverse once, not once per row.
-    marker = 999_999_999
-    url = reverse("orders:detail", kwargs={"slug": workspace_slug, "pk": marker})
-    prefix, _, suffix = url.partition(str(marker))
-    rows = []
-    for order in orders:
-        summary = summaries.get(order.pk) or OrderSummary()
-        quote = order.approved_quote
-        created = timezone.localtime(order.created_at)
-        rows.append(
-            HistoryRow(
-                pk=order.pk,
-                url=f"{prefix}{order.pk}{suffix}",
-                title=order.display_name,
-                titled=bool(order.title.strip()),
-                type_label=TYPE_SHORT.get(
-                    OrderType(order.order_type), order.order_type
-                ),
-                status=order.status,
-                status_label=order.get_status_display(),
-                providers=", ".join(summary.provider_labels),
-                first_domain=summary.first_domain,
-                more_domains=summary.more_domains,
-                mailboxes=summary.mailboxes,
-                ready=summary.ready,
-                requester=order.requester.get_username(),
-                approver=order.approver.get_username() if order.approver else "—",
-                due_now=money_text(quote.due_now if quote else None),
-                monthly=money_text(quote.per_month if quote else None),
-                created_date=f"{created:%Y-%m-%d}",
-                created_full=f"{created:%Y-%m-%d %H:%M}",
-                created_iso=created.isoformat(),
-            )
-        )
-    return rows
-
-
-def order_summaries(order_ids: Sequence[int]) -> dict[int, OrderSummary]:
-    """Domains, providers and mailbox counts of the given orders, in one grouped query."""
-    if not order_ids:
-        return {}
-    rows = (
-        OrderItem.objects.filter(order_id__in=order_ids)
-        .values_list("order_id", "domain", "provider")
-        .annotate(
-            n=Count("mailboxes"),
-            ready=Count("mailboxes", filter=Q(mailboxes__status=MailboxStatus.READY)),
-            cancelled=Count(
-                "mailboxes", filter=Q(mailboxes__status=MailboxStatus.CANCELLED)
-            ),
-        )
-        # Grouping by the item's own key keeps one row per item, in the order's item order.
-        .order_by("order_id", "position", "pk")
-    )
-    summaries: dict[int, OrderSummary] = {}
-    for order_id, domain, provider, n, ready, cancelled in rows:
-        summary = summaries.setdefault(order_id, OrderSummary())
-        summary.domains.append(domain)
-        summary.providers.add(provider)
-        summary.mailboxes += n
-        summary.ready += ready
-        summary.cancelled += cancelled
-    return summaries
-
-
-# --- CSV export -----------------------------------------------------------------------------
-
-CSV_COLUMNS: Final = [
-    "order_id",
-    "workspace",
-    "title",
-    "order_type",
-    "status",
-    "requester",
-    "approver",
-    "created_at",
-    "submitted_at",
-    "decided_at",
-    "placed_at",
-    "ready_at",
-    "providers",
-    "domain_count",
-    "domains",
-    "mailboxes",
-    "mailboxes_ready",
-    "mailboxes_cancelled",
-    "due_now_usd",
-    "per_month_usd",
-    "per_year_usd",
-]
-# A cell starting with one of these is a formula to spreadsheet programs (OWASP "CSV
-# injection"); titles and usernames are user input, so such cells get a leading quote.
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-
-_T = TypeVar("_T")
-
-
-def _cell(text: str) -> str:
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
-def _when(moment: datetime | None) -> str:
-    return "" if moment is None else timezone.localtime(moment).isoformat()
-
-
-def _money(amount: Decimal | None) -> str:
-    return "" if amount is None else str(amount)
-
-
-def _csv_row(order: Order, summary: OrderSummary, workspace_slug: str) -> list[str]:
-    quote = order.approved_quote
-    return [
-        str(order.pk),
-        workspace_slug,
-        _cell(order.display_name),
-        order.order_type,
-        order.status,
-        _cell(order.requester.get_username()),
-        _cell(order.approver.get_username() if order.approver else ""),
-        _when(order.created_at),
-        _when(order.submitted_at),
-        _when(order.decided_at),
-        _when(order.placed_at),
-        _when(order.ready_at),
-        "|".join(summary.provider_labels),
-        str(len(summary.domains)),
-        _cell(" ".join(summary.domains)),
-        str(summary.mailboxes),
-        str(summary.ready),
-        str(summary.cancelled),
-        _money(quote.due_now if quote else None),
-        _money(quote.per_month if quote else None),
-        _money(quote.per_year if quote else None),
-    ]
-
-
-class _Echo:
-    """csv.writer target that hands each formatted line back instead of storing it."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _chunks(iterable: Iterable[_T], size: int) -> Iterator[list[_T]]:
-    iterator = iter(iterable)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
-def orders_csv_chunks(
-    queryset: QuerySet[Order], *, chunk_size: int = CSV_CHUNK_SIZE
-) -> Iterator[str]:
-    """The CSV of `queryset` (ordering kept), header first, as text chunks of `chunk_size`
-    orders. Never holds more than one chunk: the orders come from a server-side cursor
-    (`iterator`), and each chunk's items from one grouped query."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    orders = (
-        queryset.select_related("workspace", "requester", "approver", "approved_quote")
-        .only(*ROW_FIELDS, "workspace__slug")
-        .iterator(chunk_size=chunk_size)
-    )
-    for chunk in _chunks(orders, chunk_size):
-        summaries = order_summaries([order.pk for order in chunk])
-        yield "".join(
-            writer.writerow(
-                _csv_row(
-                    order,
-                    summaries.get(order.pk) or OrderSummary(),
-                    order.workspace.slug,
-                )
-            )
-            for order in chunk
-        )

@@ -22,10 +22,10 @@ from orders.history import (
     HistoryFilterForm,
     HistoryFilters,
     history_orders,
-    history_rows,
-    orders_csv_chunks,
     workspace_people,
 )
+from orders.history_export import orders_csv_chunks
+from orders.history_table import history_rows
 
 
 def _canonical_query(query: QueryDict) -> QueryDict:

@@ -13,15 +13,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from orders.csv_cells import escape_cell, unescape_cell
 from orders.domains import domain_problem, normalise_domain, shorten
 from orders.rules import DraftMailbox, name_problem, prefix_problem
 
 CSV_COLUMNS: Final = ("domain", "first_name", "last_name", "email_prefix")
-# Spreadsheets show a UTF-8 file's accents correctly only when it starts with a BOM, so a
-# download view should encode export_csv()'s text with this.
-EXPORT_ENCODING: Final = "utf-8-sig"
+# The one cap on an uploaded mailbox file, checked on the upload's size before it is read
+# (`upload_size_problem`) and again on the bytes (`decode_upload`).
 MAX_UPLOAD_BYTES: Final = 1_048_576
-MAX_CSV_CHARS: Final = 1_048_576
+UPLOAD_LIMIT_TEXT: Final = f"{MAX_UPLOAD_BYTES:,} ({MAX_UPLOAD_BYTES / 1_048_576:g} MB)"
+# Text decoded from an upload within the cap never has more characters than it had bytes;
+# this bounds text handed to `import_csv` by other means.
+MAX_CSV_CHARS: Final = MAX_UPLOAD_BYTES
 MAX_CSV_LINES: Final = 10_000
 _DELIMITERS: Final = (",", ";", "\t")
 
@@ -50,12 +53,6 @@ _ALIASES: Final[Mapping[str, str]] = {
 }
 _HEADER_NOISE = str.maketrans("", "", " _-.\ufeff")
 
-# A spreadsheet runs a cell starting with one of these as a formula ("CSV injection"): a
-# name like "=HYPERLINK(…)" typed by one user would run in a colleague's Excel. The export
-# prefixes such cells (and cells that already start with the apostrophe, so the escape can
-# be undone exactly) with "'", which spreadsheets show as plain text; the import removes it.
-_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
-
 
 @dataclass(frozen=True)
 class LineProblem:
@@ -82,6 +79,13 @@ class DecodedUpload:
         return not self.error
 
 
+def upload_size_problem(size: int) -> str:
+    """Why a file of `size` bytes is refused, naming the limit; "" when it is within it."""
+    if size <= MAX_UPLOAD_BYTES:
+        return ""
+    return f"The file is {size:,} bytes; the limit is {UPLOAD_LIMIT_TEXT}."
+
+
 def decode_upload(data: bytes) -> DecodedUpload:
     """Turn an uploaded file into text. Never raises.
 
@@ -89,10 +93,8 @@ def decode_upload(data: bytes) -> DecodedUpload:
     such. Anything else is read as Windows-1252, what Excel on Windows writes for "CSV",
     with a note asking the user to check accents.
     """
-    if len(data) > MAX_UPLOAD_BYTES:
-        return DecodedUpload(
-            error=f"The file is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,} (1 MB)."
-        )
+    if too_big := upload_size_problem(len(data)):
+        return DecodedUpload(error=too_big)
     if data.startswith(b"PK\x03\x04"):
         return DecodedUpload(
             error="This is an Excel workbook, not a CSV file; save it as 'CSV UTF-8' and upload that."
@@ -156,7 +158,9 @@ def import_csv(text: str) -> CsvImport:
     Every problem is listed with its line; when there is any, `items` is empty.
     """
     if len(text) > MAX_CSV_CHARS:
-        reason = f"the file has {len(text):,} characters; the limit is {MAX_CSV_CHARS:,} (1 MB)"
+        reason = (
+            f"the file has {len(text):,} characters; the limit is {UPLOAD_LIMIT_TEXT}"
+        )
         return CsvImport(problems=[LineProblem(1, "file", reason)])
     text = text.removeprefix("\ufeff")
     first_line = next((line for line in text.splitlines() if line.strip()), "")
@@ -204,7 +208,7 @@ class _Import:
         self.problems.append(LineProblem(line, field, reason))
 
     def record(self, line: int, record: list[str]) -> None:
-        cells = [_unescape(cell.strip()) for cell in record]
+        cells = [unescape_cell(cell.strip()) for cell in record]
         if not any(cells):
             return
         if self.skip_rows:
@@ -334,21 +338,11 @@ class _Import:
         return CsvImport(items=self.items, rows=self.rows, delimiter=self.delimiter)
 
 
-def _unescape(cell: str) -> str:
-    if cell.startswith("'") and cell[1:].startswith(("'", *_FORMULA_STARTS)):
-        return cell[1:]
-    return cell
-
-
-def _escape(cell: str) -> str:
-    return "'" + cell if cell.startswith(("'", *_FORMULA_STARTS)) else cell
-
-
 def export_csv(items: Iterable[tuple[str, Sequence[DraftMailbox]]]) -> str:
     """CSV text with the import's header, one row per mailbox; `import_csv` reads it back.
 
     Pass `dict.items()` or (domain, mailboxes) pairs. Cells that a spreadsheet would run as
-    a formula are escaped (see _FORMULA_STARTS).
+    a formula are escaped (orders.csv_cells), and the import undoes it.
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -361,5 +355,5 @@ def export_csv(items: Iterable[tuple[str, Sequence[DraftMailbox]]]) -> str:
                 mailbox.last_name,
                 mailbox.email_prefix,
             )
-            writer.writerow([_escape(cell) for cell in cells])
+            writer.writerow([escape_cell(cell) for cell in cells])
     return out.getvalue()

@@ -20,13 +20,13 @@ from orders.domains import shorten
 # The CSV half lives in its own module to keep files small; its public names are offered
 # here too, so callers need only this module.
 from orders.mailbox_csv import CSV_COLUMNS as CSV_COLUMNS
-from orders.mailbox_csv import EXPORT_ENCODING as EXPORT_ENCODING
 from orders.mailbox_csv import CsvImport as CsvImport
 from orders.mailbox_csv import DecodedUpload as DecodedUpload
 from orders.mailbox_csv import LineProblem as LineProblem
 from orders.mailbox_csv import decode_upload as decode_upload
 from orders.mailbox_csv import export_csv as export_csv
 from orders.mailbox_csv import import_csv as import_csv
+from orders.mailbox_csv import upload_size_problem as upload_size_problem
 from orders.rules import (
     MICROSOFT,
     PREFIX_MAX_LENGTH,

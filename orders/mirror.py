@@ -7,6 +7,7 @@ it is never stored or logged.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +17,10 @@ from typing import TypeVar
 from django.core.cache import cache
 from django.utils import timezone
 
-from orders import instantly
+from orders import instantly, services
 from orders.models import RemoteAccount, RemoteDomain, Workspace
+
+logger = logging.getLogger(__name__)
 
 # Rows per upsert statement: large enough to keep 20,000 mailboxes to a few dozen statements,
 # small enough to stay far below SQLite's 32,766 bound-parameter limit (12 columns a row).
@@ -166,3 +169,21 @@ def remote_mirror_refresh(
     return MirrorResult(
         domains=domains, accounts=accounts, requests=client.request_count - before
     )
+
+
+def workspace_mirror_refresh(*, workspace: Workspace) -> None:
+    """Refresh the mirror with the workspace's own key (the worker's side of the owned-domains
+    panel). Whatever happens the panel stops waiting, except on a transient failure, which is
+    raised for the task to retry while the panel keeps waiting: no key, or a refusal that
+    retrying will not change, ends the refresh and says so in the log."""
+    try:
+        with services.instantly_client_for(workspace=workspace) as client:
+            remote_mirror_refresh(workspace=workspace, client=client)
+    except services.InstantlyKeyMissing:
+        logger.info("refresh_remote_mirror: workspace %s has no key", workspace.slug)
+        refresh_finished(workspace=workspace)
+    except instantly.InstantlyTransientError:
+        raise
+    except instantly.InstantlyError as exc:
+        logger.warning("refresh_remote_mirror: %s refused: %s", workspace.slug, exc)
+        refresh_finished(workspace=workspace)

@@ -30,7 +30,7 @@ from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from orders import webhooks
+from orders import conf, enqueue, webhooks
 from orders.models import (
     DeliveryStatus,
     Membership,
@@ -118,13 +118,11 @@ def order_notify(*, order: Order, event: str) -> None:
     """Queue `event` about `order` for delivery once the current transaction commits (now if
     none): one task per channel, so a failing webhook never sends the email again. The event
     id travels with both and is what makes a redelivered task message harmless."""
-    from orders.tasks import deliver_notification_task  # tasks → workflow → here
-
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}")
     event_id = str(uuid.uuid4())
     for channel in (NotificationChannel.EMAIL, NotificationChannel.WEBHOOK):
-        deliver_notification_task.delay_on_commit(
+        enqueue.deliver_notification(
             order_id=order.pk, event=event, event_id=event_id, channel=str(channel)
         )
 
@@ -236,10 +234,6 @@ def retry_delay(retries: int) -> int:
     )
 
 
-def site_url() -> str:
-    return str(getattr(settings, "DFY_SITE_URL", "http://127.0.0.1:8000")).rstrip("/")
-
-
 def _context(order: Order, event: str, spec: EventSpec) -> dict[str, Any]:
     quote = order.approved_quote
     decider = order.decided_by.get_username() if order.decided_by else "automatically"
@@ -258,7 +252,7 @@ def _context(order: Order, event: str, spec: EventSpec) -> dict[str, Any]:
         "event": event,
         "subject": spec.subject.format(**words),
         "sentence": spec.sentence.format(**words),
-        "url": f"{site_url()}{order.get_absolute_url()}",
+        "url": f"{conf.site_url()}{order.get_absolute_url()}",
         "workspace": order.workspace,
     }
 

@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol
 
 import redis
 
@@ -105,28 +105,11 @@ class RateLimiterUnavailable(Exception):
     """The shared store could not be reached; nothing was recorded."""
 
 
-class WaitTooLong(Exception):
-    """`acquire` would have to wait longer than the caller's `max_wait`."""
-
-    def __init__(self, wait: float, reason: str) -> None:
-        super().__init__(f"would wait {wait:.1f} s for {reason}")
-        self.wait = wait
-        self.reason = reason
-
-
 class RateLimiter(Protocol):
+    """What the client needs: record a request of `kind` now, or say how long to wait. The
+    caller does the waiting, so it can fit the wait into its own deadline."""
+
     def try_acquire(self, bucket: str, kind: str) -> Reservation: ...
-
-    def wait_time(self, bucket: str, kind: str) -> float: ...
-
-    def acquire(
-        self,
-        bucket: str,
-        kind: str,
-        *,
-        on_wait: Callable[[float, str], None] | None = None,
-        max_wait: float | None = None,
-    ) -> float: ...
 
 
 def limiter_bucket_for(*, api_key: str, base_url: str) -> str:
@@ -179,50 +162,17 @@ def _check_bucket(bucket: str) -> str:
 
 
 class _SlidingWindowLimiter:
-    """The blocking `acquire` shared by the stores; subclasses implement `try_acquire`."""
+    """The decision shared by the stores; subclasses implement `try_acquire`."""
 
     def __init__(
         self,
         *,
         rules: Sequence[Rule] = DEFAULT_RULES,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.rules = tuple(rules)
         self._retention = _retention(self.rules)
         self._clock = clock
-        self._sleep = sleep
-
-    def try_acquire(self, bucket: str, kind: str) -> Reservation:
-        raise NotImplementedError
-
-    def wait_time(self, bucket: str, kind: str) -> float:
-        raise NotImplementedError
-
-    def acquire(
-        self,
-        bucket: str,
-        kind: str,
-        *,
-        on_wait: Callable[[float, str], None] | None = None,
-        max_wait: float | None = None,
-    ) -> float:
-        """Block until a request of `kind` is allowed and record it; returns the seconds waited.
-
-        `on_wait(seconds, reason)` is called before each sleep. With `max_wait`, a wait that
-        would take the total beyond it raises `WaitTooLong` instead of sleeping.
-        """
-        waited = 0.0
-        while True:
-            reservation = self.try_acquire(bucket, kind)
-            if reservation.granted:
-                return waited
-            if max_wait is not None and waited + reservation.wait > max_wait:
-                raise WaitTooLong(reservation.wait, reservation.reason)
-            if on_wait is not None:
-                on_wait(reservation.wait, reservation.reason)
-            self._sleep(reservation.wait)
-            waited += reservation.wait
 
     def _decide(
         self, logs: dict[str, list[float]], kind: str, now: float
@@ -255,9 +205,8 @@ class MemoryRateLimiter(_SlidingWindowLimiter):
         *,
         rules: Sequence[Rule] = DEFAULT_RULES,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(rules=rules, clock=clock, sleep=sleep)
+        super().__init__(rules=rules, clock=clock)
         self._lock = threading.Lock()
         self._logs: dict[str, dict[str, list[float]]] = {}
 
@@ -266,12 +215,6 @@ class MemoryRateLimiter(_SlidingWindowLimiter):
             logs = self._logs.setdefault(_check_bucket(bucket), {})
             now = self._clock()
             return self._decide(logs, kind, now)
-
-    def wait_time(self, bucket: str, kind: str) -> float:
-        with self._lock:
-            return evaluate(
-                self._logs.get(bucket, {}), self.rules, kind, self._clock()
-            )[0]
 
 
 class FileRateLimiter(_SlidingWindowLimiter):
@@ -288,9 +231,8 @@ class FileRateLimiter(_SlidingWindowLimiter):
         *,
         rules: Sequence[Rule] = DEFAULT_RULES,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(rules=rules, clock=clock, sleep=sleep)
+        super().__init__(rules=rules, clock=clock)
         self.directory = Path(directory)
 
     def try_acquire(self, bucket: str, kind: str) -> Reservation:
@@ -300,10 +242,6 @@ class FileRateLimiter(_SlidingWindowLimiter):
             if reservation.granted:
                 self._store(bucket, logs)
             return reservation
-
-    def wait_time(self, bucket: str, kind: str) -> float:
-        with self._locked(_check_bucket(bucket)):
-            return evaluate(self._load(bucket), self.rules, kind, self._clock())[0]
 
     @contextlib.contextmanager
     def _locked(self, bucket: str) -> Iterator[None]:
@@ -422,10 +360,9 @@ class RedisRateLimiter(_SlidingWindowLimiter):
         *,
         rules: Sequence[Rule] = DEFAULT_RULES,
         clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         prefix: str = "dfy:ratelimit",
     ) -> None:
-        super().__init__(rules=rules, clock=clock or time.time, sleep=sleep)
+        super().__init__(rules=rules, clock=clock or time.time)
         self._server_time = clock is None
         self._redis = client
         self._script = client.register_script(_REDIS_SCRIPT)
@@ -467,37 +404,15 @@ class RedisRateLimiter(_SlidingWindowLimiter):
             at=int(now_ms) / 1000,
         )
 
-    def wait_time(self, bucket: str, kind: str) -> float:
-        scopes = self._recorded_scopes(kind)
-        keys = [
-            f"{self._prefix}:{{{_check_bucket(bucket)}}}:{scope}" for scope in scopes
-        ]
-        try:
-            if self._server_time:
-                seconds, micros = self._redis.time()
-                now = seconds + micros / 1_000_000
-            else:
-                now = self._clock()
-            logs: dict[str, list[float]] = {}
-            for scope, key in zip(scopes, keys, strict=True):
-                entries = cast(
-                    "list[tuple[bytes, float]]",
-                    self._redis.zrange(key, 0, -1, withscores=True),
-                )
-                logs[scope] = [score / 1000 for _member, score in entries]
-        except redis.RedisError as exc:
-            raise RateLimiterUnavailable(
-                f"Redis rate limiter unavailable: {type(exc).__name__}"
-            ) from exc
-        return evaluate(logs, self.rules, kind, now)[0]
-
 
 def get_limiter() -> RateLimiter:
     """The portal's shared limiter: Redis when settings.REDIS_URL is set, else files under
     settings.VAR_DIR / "ratelimit". Built once per process and configuration."""
     from django.conf import settings
 
-    redis_url = str(getattr(settings, "REDIS_URL", "") or "")
+    from orders import conf
+
+    redis_url = conf.redis_url()
     if redis_url:
         return _redis_limiter(redis_url)
     return _file_limiter(str(Path(settings.VAR_DIR) / "ratelimit"))

@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from orders import crypto
+from orders import conf, crypto
 from orders.instantly import (
     InstantlyAuthError,
     InstantlyClient,
@@ -128,7 +128,7 @@ def instantly_keys_rotate() -> int:
 
 
 # --- Instantly client factory and key verification ----------------------------------------
-# The client (orders/instantly.py) knows nothing about models; these functions connect it to a
+# The client (orders/instantly/) knows nothing about models; these functions connect it to a
 # workspace's stored key and record what Instantly says about that key.
 
 
@@ -186,7 +186,7 @@ KEY_STATUS_BY_ERROR: tuple[tuple[type[InstantlyError], KeyStatus], ...] = (
 def instantly_timeout() -> httpx.Timeout:
     """Read/write bounded by settings.INSTANTLY_TIMEOUT_SECONDS; connecting and waiting for a
     pooled connection are capped at 5 s, since a slow connect means the remote is down."""
-    seconds = float(getattr(settings, "INSTANTLY_TIMEOUT_SECONDS", 15))
+    seconds = conf.instantly_timeout_seconds()
     return httpx.Timeout(
         connect=min(5.0, seconds), read=seconds, write=seconds, pool=min(5.0, seconds)
     )
@@ -214,7 +214,7 @@ def instantly_client_for(
     options: InstantlyClientOptions = {
         "transport": shared_transport(),
         "timeout": instantly_timeout(),
-        "deadline_seconds": float(getattr(settings, "INSTANTLY_DEADLINE_SECONDS", 30)),
+        "deadline_seconds": conf.instantly_deadline_seconds(),
         "limiter": get_limiter(),
         "on_auth_failure": functools.partial(
             _instantly_key_record_auth_failure,

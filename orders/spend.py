@@ -1,4 +1,5 @@
-"""The spend dashboard: what a workspace owns, what it spent, how fast it got it, what is stuck.
+"""The spend dashboard's figures: what a workspace owns, what it spent, how fast it got it, what
+is stuck. Its charts are drawn from these figures by `dashboard_charts`.
 
 Money is Decimal from the stored quotes to the page; chart geometry is Decimal too, so no
 float ever touches an amount. Choices where the issue is silent:
@@ -28,7 +29,6 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Final
 
-from django.conf import settings
 from django.db.models import (
     Count,
     DateField,
@@ -42,6 +42,7 @@ from django.db.models import (
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from orders import conf
 from orders.models import (
     BUDGET_STATUSES,
     FULFILMENT_STATUSES,
@@ -74,31 +75,18 @@ APPROVED_STUCK_AFTER: Final = timedelta(hours=1)
 SUBMITTING_STUCK_AFTER: Final = timedelta(minutes=15)
 
 
-def fulfilment_stuck_after() -> timedelta:
-    """Placed/provisioning with no progress this long is stuck: the same setting (and default)
-    as the fulfilment poll's own flag (`Order.stuck_at`), so both always agree."""
-    return timedelta(hours=float(getattr(settings, "DFY_STUCK_AFTER_HOURS", 72)))
-
-
 MONTHS: Final = 12
 ATTENTION_LIST_LENGTH: Final = 10
 ZERO: Final = Decimal("0")
 CENT: Final = Decimal("0.01")
-
-PROVIDER_COLOURS: Final = {
-    Provider.GOOGLE: "#2f6fde",
-    Provider.AIRMAIL: "#8a5cd1",
-    Provider.MICROSOFT: "#d98b0a",
-}
-READY_COLOUR: Final = "#16794a"
-PROVISIONING_COLOUR: Final = "#e0a526"
 
 
 def stuck_q(now: datetime) -> Q:
     """Orders with no movement for longer than their status allows."""
     approved_before = now - APPROVED_STUCK_AFTER
     submitting_before = now - SUBMITTING_STUCK_AFTER
-    progress_before = now - fulfilment_stuck_after()
+    # The fulfilment poll's own bound (`Order.stuck_at`), so both always agree.
+    progress_before = now - conf.stuck_after()
     return (
         Q(status=OrderStatus.APPROVED)
         & (
@@ -393,163 +381,4 @@ def workspace_dashboard(
         mailboxes=_mailboxes(workspace),
         speeds=_speeds(placed),
         attention=list(attention_orders(workspace, now)[:ATTENTION_LIST_LENGTH]),
-    )
-
-
-# --- Server-rendered SVG charts -------------------------------------------------------------
-
-
-def _px(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-
-
-def nice_ceiling(value: Decimal) -> Decimal:
-    """The smallest round number at or above `value` whose quarters are round too (the axis
-    has four steps): 1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6 or 8 x 10^n."""
-    if value <= 0:
-        return Decimal("100")
-    magnitude = Decimal(10) ** (value.adjusted())
-    for step in ("1", "1.2", "1.6", "2", "2.4", "3", "4", "5", "6", "8"):
-        if value <= Decimal(step) * magnitude:
-            return Decimal(step) * magnitude
-    return 10 * magnitude
-
-
-@dataclass(frozen=True)
-class Rect:
-    x: Decimal
-    y: Decimal
-    width: Decimal
-    height: Decimal
-    fill: str
-    title: str
-
-
-@dataclass(frozen=True)
-class Tick:
-    position: Decimal
-    label: str
-
-
-@dataclass(frozen=True)
-class LegendEntry:
-    label: str
-    fill: str
-
-
-@dataclass(frozen=True)
-class BarChart:
-    width: int
-    height: int
-    plot_left: int
-    plot_right: int
-    plot_top: int
-    plot_bottom: int
-    bars: list[Rect]
-    y_ticks: list[Tick]
-    x_ticks: list[Tick]
-    legend: list[LegendEntry]
-
-
-def spend_chart(months: list[MonthSpend]) -> BarChart:
-    """Stacked bars: due-now spend per month, one colour per provider."""
-    width, height = 1000, 280
-    left, right, top, bottom = 64, width - 8, 12, height - 30
-    peak = nice_ceiling(max((m.total for m in months), default=ZERO))
-    slot = Decimal(right - left) / max(len(months), 1)
-    bar_width = _px(slot * Decimal("0.62"))
-    scale = Decimal(bottom - top) / peak
-    bars: list[Rect] = []
-    x_ticks: list[Tick] = []
-    for index, month in enumerate(months):
-        x = _px(left + slot * index + (slot - bar_width) / 2)
-        y = Decimal(bottom)
-        for provider in Provider:
-            amount = month.by_provider.get(provider, ZERO)
-            if not amount:
-                continue
-            h = _px(amount * scale)
-            y -= h
-            bars.append(
-                Rect(
-                    x,
-                    _px(y),
-                    bar_width,
-                    h,
-                    PROVIDER_COLOURS[provider],
-                    f"{month.label}, {provider.label}: ${amount:,}",
-                )
-            )
-        short = month.month.strftime("%b")
-        if index == 0 or month.month.month == 1:
-            short = month.month.strftime("%b %y")
-        x_ticks.append(Tick(_px(left + slot * index + slot / 2), short))
-    y_ticks = [
-        Tick(_px(bottom - (bottom - top) * Decimal(i) / 4), f"${peak * i / 4:,.0f}")
-        for i in range(5)
-    ]
-    return BarChart(
-        width=width,
-        height=height,
-        plot_left=left,
-        plot_right=right,
-        plot_top=top,
-        plot_bottom=bottom,
-        bars=bars,
-        y_ticks=y_ticks,
-        x_ticks=x_ticks,
-        legend=[LegendEntry(p.label, PROVIDER_COLOURS[p]) for p in Provider],
-    )
-
-
-def mailbox_chart(rows: list[ProviderMailboxes]) -> BarChart:
-    """Horizontal stacked bars per provider: ready, then still provisioning."""
-    width, row_height = 600, 34
-    left, right, top = 96, width - 24, 6  # room for the last axis label
-    height = top + row_height * len(rows) + 24
-    peak = nice_ceiling(Decimal(max((r.total for r in rows), default=0)))
-    scale = Decimal(right - left) / peak
-    bars: list[Rect] = []
-    y_ticks: list[Tick] = []
-    for index, row in enumerate(rows):
-        y = Decimal(top + row_height * index + 6)
-        x = Decimal(left)
-        for count, fill, what in (
-            (row.ready, READY_COLOUR, "ready"),
-            (row.provisioning, PROVISIONING_COLOUR, "provisioning"),
-        ):
-            if not count:
-                continue
-            w = _px(count * scale)
-            bars.append(
-                Rect(
-                    _px(x),
-                    y,
-                    w,
-                    Decimal(row_height - 12),
-                    fill,
-                    f"{row.provider.label}: {count:,} {what}",
-                )
-            )
-            x += w
-        y_ticks.append(Tick(y + Decimal(row_height - 12) / 2, row.provider.label))
-    bottom = top + row_height * len(rows)
-    x_ticks = [
-        Tick(_px(left + (right - left) * Decimal(i) / 4), f"{peak * i / 4:,.0f}")
-        for i in range(5)
-    ]
-    return BarChart(
-        width=width,
-        height=height,
-        plot_left=left,
-        plot_right=right,
-        plot_top=top,
-        plot_bottom=bottom,
-        bars=bars,
-        y_ticks=y_ticks,
-        x_ticks=x_ticks,
-        legend=[
-            LegendEntry("Ready", READY_COLOUR),
-            LegendEntry("Provisioning", PROVISIONING_COLOUR),
-        ],
     )

@@ -1,14 +1,21 @@
-"""Celery tasks (docs/tasks.md): thin, named, id-only, idempotent; each calls one service."""
+"""Celery tasks (docs/tasks.md): thin, named, id-only, idempotent; each calls one service.
+
+Product code does not import this module: it sends these tasks by name through
+orders/enqueue.py (the frozen workflow modules still call `delay_on_commit` here). The names
+are what queued messages and the beat schedule refer to: never rename one.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypedDict, TypeVar, cast
 
 from celery import shared_task
 from django.conf import settings
 
 from orders import (
+    enqueue,
     finders,
     fulfilment,
     mirror,
@@ -16,11 +23,10 @@ from orders import (
     services,
     workflow,
 )
-from orders.instantly import InstantlyError, InstantlyTransientError
+from orders.instantly import InstantlyTransientError
 from orders.models import DomainCheck, Order, Workspace
 
 if TYPE_CHECKING:
-    from celery.app.task import Task
     from celery.contrib.django.task import DjangoTask
 
 logger = logging.getLogger(__name__)
@@ -28,20 +34,49 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _on_commit_capable(task: Task[P, R]) -> DjangoTask[P, R]:
-    """Under Django, Celery's fixup makes every task a DjangoTask (with `delay_on_commit`);
-    celery-types only knows `Task`. Typing only: the task object is returned unchanged."""
-    return cast("DjangoTask[P, R]", task)
+class _TransientRetry(TypedDict, total=False):
+    autoretry_for: tuple[type[BaseException], ...]
+    retry_backoff: bool
+    max_retries: int
 
 
-@_on_commit_capable
-@shared_task(
-    name="orders.verify_key",
-    ignore_result=True,
-    acks_late=True,
-    soft_time_limit=60,
-    time_limit=90,
-)
+def orders_task(
+    name: str, *, soft_time_limit: int, time_limit: int, transient_retries: int = 0
+) -> Callable[[Callable[P, R]], DjangoTask[P, R]]:
+    """Register a task with the options every task here shares: acknowledged when it ends,
+    so a killed worker's message runs again (each task's guard makes that harmless), and no
+    stored result (nothing reads one). A task states only its name, its time limits and, if
+    it only reads Instantly, how many times a transient Instantly error is retried with
+    exponential backoff; other tasks never retry by themselves.
+
+    Under Django, Celery's fixup makes every task a DjangoTask (with `delay_on_commit`, which
+    the frozen workflow modules call); celery-types only knows `Task`, hence the cast."""
+    retry: _TransientRetry = {}
+    if transient_retries:
+        retry = {
+            "autoretry_for": (InstantlyTransientError,),
+            "retry_backoff": True,
+            "max_retries": transient_retries,
+        }
+    register = shared_task(
+        name=name,
+        ignore_result=True,
+        acks_late=True,
+        soft_time_limit=soft_time_limit,
+        time_limit=time_limit,
+        **retry,
+    )
+
+    def decorate(run: Callable[P, R]) -> DjangoTask[P, R]:
+        return cast("DjangoTask[P, R]", register(run))
+
+    return decorate
+
+
+# --- keys and the builder's finders -------------------------------------------------------
+
+
+@orders_task("orders.verify_key", soft_time_limit=60, time_limit=90)
 def verify_key_task(*, workspace_id: int) -> None:
     """Verify the workspace's Instantly key and store its status. Idempotent; a workspace or
     key deleted since enqueueing is skipped. Unreachable is stored, not retried: the user can
@@ -56,14 +91,7 @@ def verify_key_task(*, workspace_id: int) -> None:
         logger.info("verify_key: workspace %s has no key any more", workspace.slug)
 
 
-@_on_commit_capable
-@shared_task(
-    name="orders.verify_pending_key",
-    ignore_result=True,
-    acks_late=True,
-    soft_time_limit=60,
-    time_limit=90,
-)
+@orders_task("orders.verify_pending_key", soft_time_limit=60, time_limit=90)
 def verify_pending_key_task(*, pending_id: int) -> None:
     """Verify a pasted key; it replaces the active key only if Instantly accepts it.
     Idempotent: an attempt already finished or superseded by a newer paste is skipped."""
@@ -73,16 +101,11 @@ def verify_pending_key_task(*, pending_id: int) -> None:
 CHECK_MAX_RETRIES = 5
 
 
-@_on_commit_capable
-@shared_task(
-    name="orders.check_domains",
-    ignore_result=True,
-    acks_late=True,
-    autoretry_for=(InstantlyTransientError,),
-    retry_backoff=True,
-    max_retries=CHECK_MAX_RETRIES,
+@orders_task(
+    "orders.check_domains",
     soft_time_limit=600,
     time_limit=660,
+    transient_retries=CHECK_MAX_RETRIES,
 )
 def check_domains_task(*, check_id: int) -> None:
     """Run (or resume) a domain availability check. Idempotent: checked domains are skipped."""
@@ -99,34 +122,18 @@ def check_domains_task(*, check_id: int) -> None:
     finders.domain_check_run(check=check, final=final)
 
 
-@_on_commit_capable
-@shared_task(
-    name="orders.refresh_remote_mirror",
-    ignore_result=True,
-    acks_late=True,
-    autoretry_for=(InstantlyTransientError,),
-    retry_backoff=True,
-    max_retries=5,
+@orders_task(
+    "orders.refresh_remote_mirror",
     soft_time_limit=300,
     time_limit=360,
+    transient_retries=5,
 )
 def refresh_remote_mirror_task(*, workspace_id: int) -> None:
     """Upsert the workspace's ordered domains and mailboxes from Instantly. Idempotent."""
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is None:
         return
-    try:
-        with services.instantly_client_for(workspace=workspace) as client:
-            mirror.remote_mirror_refresh(workspace=workspace, client=client)
-    except services.InstantlyKeyMissing:
-        logger.info("refresh_remote_mirror: workspace %s has no key", workspace.slug)
-        mirror.refresh_finished(workspace=workspace)
-    except InstantlyError as exc:
-        if isinstance(exc, InstantlyTransientError):
-            raise  # retried with backoff; the panel keeps waiting
-        # A refusal will not change by retrying: stop the panel's polling and say so in logs.
-        logger.warning("refresh_remote_mirror: %s refused: %s", workspace.slug, exc)
-        mirror.refresh_finished(workspace=workspace)
+    mirror.workspace_mirror_refresh(workspace=workspace)
 
 
 # --- approval, submission, fulfilment, cancellation ---------------------------------------
@@ -135,14 +142,7 @@ def refresh_remote_mirror_task(*, workspace_id: int) -> None:
 # It never retries: after the claim, a failure is recorded, not re-run.
 
 
-@_on_commit_capable
-@shared_task(
-    name="orders.place_order",
-    ignore_result=True,
-    acks_late=True,
-    soft_time_limit=150,
-    time_limit=180,
-)
+@orders_task("orders.place_order", soft_time_limit=150, time_limit=180)
 def place_order_task(*, order_id: int) -> None:
     """Claim and place an approved order (at most one real POST per claim). Must not POST
     twice: idempotent through the claim, one conditional UPDATE of an `approved` row, so a
@@ -160,14 +160,7 @@ def place_order_task(*, order_id: int) -> None:
 
 # Reconciliation does not retry by itself: every check, a failed one too, is counted and the
 # next is spaced by the order's backoff (the sweeper enqueues it when due).
-@_on_commit_capable
-@shared_task(
-    name="orders.reconcile_order",
-    ignore_result=True,
-    acks_late=True,
-    soft_time_limit=300,
-    time_limit=360,
-)
+@orders_task("orders.reconcile_order", soft_time_limit=300, time_limit=360)
 def reconcile_order_task(*, order_id: int) -> None:
     """One reconciliation check of an `unknown` order, if due: list endpoints only, never a
     POST. Idempotent: a check that is not due (backoff) or an order no longer `unknown` is
@@ -178,49 +171,42 @@ def reconcile_order_task(*, order_id: int) -> None:
     workflow.order_reconcile(order=order, only_if_due=True)
 
 
-@_on_commit_capable
-@shared_task(
-    name="orders.sweep_orders",
-    ignore_result=True,
-    acks_late=True,
-    soft_time_limit=120,
-    time_limit=180,
-)
+@orders_task("orders.reconcile_order_now", soft_time_limit=300, time_limit=360)
+def reconcile_order_now_task(*, order_id: int) -> None:
+    """One reconciliation check that staff asked for in the admin, due or not: list
+    endpoints only, never a POST; the check is recorded in the order's events like every
+    other. Idempotent in effect: an order no longer `unknown` is skipped, and a redelivered
+    message only reads Instantly once more (one more counted check)."""
+    order = Order.objects.select_related("workspace").filter(pk=order_id).first()
+    if order is None:
+        return
+    workflow.order_reconcile(order=order)
+
+
+@orders_task("orders.sweep_orders", soft_time_limit=120, time_limit=180)
 def sweep_orders_task() -> None:
     """Beat: re-enqueue stranded approvals, settle crashed claims, flag stuck orders.
     Idempotent: every step is a conditional update on the order's state."""
     workflow.orders_sweep()
 
 
-@_on_commit_capable
-@shared_task(
-    name="orders.poll_fulfilment",
-    ignore_result=True,
-    acks_late=True,
-    soft_time_limit=60,
-    time_limit=90,
-)
+@orders_task("orders.poll_fulfilment", soft_time_limit=60, time_limit=90)
 def poll_fulfilment_task() -> None:
     """Beat: one polling task per workspace with orders being fulfilled. Idempotent: polls
     only read, so an extra one costs requests, not correctness."""
     for workspace_id in fulfilment.workspaces_to_poll():
-        poll_workspace_task.delay_on_commit(workspace_id=workspace_id)
+        enqueue.poll_workspace(workspace_id=workspace_id)
 
 
-@_on_commit_capable
-@shared_task(
-    name="orders.poll_workspace",
-    ignore_result=True,
-    acks_late=True,
-    autoretry_for=(InstantlyTransientError,),
-    retry_backoff=True,
-    max_retries=5,
+@orders_task(
+    "orders.poll_workspace",
     soft_time_limit=600,
     time_limit=660,
+    transient_retries=5,
 )
 def poll_workspace_task(*, workspace_id: int) -> None:
     """Page through the workspace's ordered domains and mailboxes and move its orders on.
-    Idempotent; reads only."""
+    Idempotent; reads only. Also what the admin's "Re-sync from Instantly" queues."""
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is None:
         return
@@ -235,14 +221,7 @@ def poll_workspace_task(*, workspace_id: int) -> None:
 # for a delivered event does nothing (orders/notifications.py, docs/webhooks.md).
 
 
-@_on_commit_capable
-@shared_task(
-    name="orders.deliver_notification",
-    ignore_result=True,
-    acks_late=True,
-    soft_time_limit=60,
-    time_limit=90,
-)
+@orders_task("orders.deliver_notification", soft_time_limit=60, time_limit=90)
 def deliver_notification_task(
     *, order_id: int, event: str, event_id: str, channel: str
 ) -> None:

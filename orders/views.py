@@ -14,7 +14,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
-from orders import history_views, services, spend, webhooks
+from orders import dashboard_charts, enqueue, history_views, services, spend, webhooks
 from orders.access import SESSION_WORKSPACE, WorkspaceRequest, workspace_view
 from orders.forms import InstantlyKeyForm, WorkspaceSettingsForm
 from orders.models import (
@@ -26,7 +26,6 @@ from orders.models import (
     Role,
     Workspace,
 )
-from orders.tasks import verify_key_task, verify_pending_key_task
 
 # The settings page lists this many of the newest notification deliveries.
 DELIVERIES_SHOWN = 50
@@ -50,8 +49,8 @@ def dashboard(request: WorkspaceRequest, slug: str) -> HttpResponse:
     figures = spend.workspace_dashboard(workspace=request.workspace)
     context = {
         "figures": figures,
-        "spend_chart": spend.spend_chart(figures.months),
-        "mailbox_chart": spend.mailbox_chart(figures.mailboxes),
+        "spend_chart": dashboard_charts.spend_chart(figures.months),
+        "mailbox_chart": dashboard_charts.mailbox_chart(figures.mailboxes),
         "recent_orders": Order.objects.in_workspace(request.workspace).select_related(
             "requester", "workspace"
         )[:10],
@@ -81,14 +80,14 @@ def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
                     mode=key_form.cleaned_data["mode"]
                 ),
             )
-            verify_pending_key_task.delay_on_commit(pending_id=pending.pk)
+            enqueue.verify_pending_key(pending_id=pending.pk)
             if not request.htmx:
                 return redirect("orders:settings", slug=slug)
             # htmx swaps the key section of this page in place; its panel polls the result.
             key_form = InstantlyKeyForm(prefix="key", initial={"mode": key_mode(key)})
     elif request.method == "POST" and "verify_key" in request.POST:
         if key is not None:
-            verify_key_task.delay_on_commit(workspace_id=request.workspace.pk)
+            enqueue.verify_key(workspace_id=request.workspace.pk)
             messages.info(
                 request,
                 "Verification started; reload in a few seconds to see the result.",

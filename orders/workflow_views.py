@@ -3,19 +3,17 @@ live progress, resolving an order that needs attention, and cancelling mailboxes
 
 Each view scopes the order to the URL's workspace (404 elsewhere), requires its role (403
 below it), calls one service and answers htmx with a fragment, plain requests with a page or
-a redirect (post/redirect/get).
+a redirect (post/redirect/get). What the pages show is built in `approval_inbox` and
+`order_page`, which the template tags use too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Count, F, Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -28,214 +26,11 @@ from django_htmx.http import (
     trigger_client_event,
 )
 
-from orders import builder, cancellation, workflow
+from orders import cancellation, workflow
 from orders.access import WorkspaceRequest, workspace_view
-from orders.models import (
-    Mailbox,
-    MailboxStatus,
-    Membership,
-    Order,
-    OrderEvent,
-    OrderStatus,
-    Quote,
-    Role,
-)
-
-DRIFT_LABELS = {
-    "due_now": "Due now",
-    "per_month": "Per month",
-    "per_year": "Per year",
-    "discount": "Discount",
-    "valid": "Instantly accepts the order",
-    "order_error": "Instantly's objection",
-    "fingerprint": "Exact order contents (fingerprint)",
-}
-MONEY_FIELDS = frozenset({"due_now", "per_month", "per_year", "discount"})
-# Domains named on an approval card before "and N more".
-CARD_DOMAINS = 8
-
-
-# --- What the pages show ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DriftRow:
-    label: str
-    before: str
-    after: str
-
-
-def drift_rows(drift: dict[str, Any]) -> list[DriftRow]:
-    rows = []
-    for key, label in DRIFT_LABELS.items():
-        pair = drift.get(key)
-        if not isinstance(pair, list) or len(pair) != 2:
-            continue
-        before, after = pair
-        if key in MONEY_FIELDS:
-            before, after = f"${Decimal(before):,.2f}", f"${Decimal(after):,.2f}"
-        elif key == "fingerprint":
-            before, after = str(before)[:12], str(after)[:12]
-        elif key == "valid":
-            before, after = ("yes" if before else "no"), ("yes" if after else "no")
-        rows.append(DriftRow(label=label, before=str(before), after=str(after)))
-    return rows
-
-
-@dataclass(frozen=True)
-class ApprovalEntry:
-    order: Order
-    quote: Quote | None
-    check: workflow.ApprovalCheck
-    domains: list[str]
-    more_domains: int
-    mailbox_count: int
-    drift: list[DriftRow]
-
-
-def approval_entries(
-    *, membership: Membership, order_pk: int | None = None
-) -> list[ApprovalEntry]:
-    """The inbox: every request waiting in the workspace (or just one), with its check."""
-    rows = (
-        Order.objects.in_workspace(membership.workspace)
-        .select_related("requester", "submitted_by", "approved_quote", "workspace")
-        .prefetch_related("items")
-        .annotate(mailbox_count=Count("items__mailboxes"))
-        .order_by("submitted_at", "pk")
-    )
-    orders = list(
-        rows.filter(pk=order_pk) if order_pk is not None else rows.awaiting_decision()
-    )
-    committed = workflow.committed_monthly_spend(workspace=membership.workspace)
-    editors = workflow.order_editors(order.pk for order in orders)
-    entries = []
-    for order in orders:
-        domains = [item.domain for item in order.items.all()]
-        entries.append(
-            ApprovalEntry(
-                order=order,
-                quote=order.approved_quote,
-                check=workflow.approval_check(
-                    order=order,
-                    membership=membership,
-                    committed=committed,
-                    editors=editors.get(order.pk, {}),
-                ),
-                domains=domains[:CARD_DOMAINS],
-                more_domains=max(0, len(domains) - CARD_DOMAINS),
-                mailbox_count=getattr(order, "mailbox_count", 0),
-                drift=drift_rows(order.drift),
-            )
-        )
-    return entries
-
-
-def approvals_waiting(*, membership: Membership | None) -> int:
-    return workflow.pending_approvals_for(membership=membership)
-
-
-@dataclass(frozen=True)
-class Progress:
-    total: int = 0
-    ready: int = 0
-    provisioning: int = 0
-    cancelled: int = 0
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.ready / self.total) if self.total else 0
-
-
-@dataclass(frozen=True)
-class DomainChoice:
-    domain: str
-    mailboxes: list[Mailbox] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class OrderPanel:
-    order: Order
-    progress: Progress
-    is_live: bool
-    may_decide: bool
-    check: workflow.ApprovalCheck | None
-    may_resolve: bool
-    may_cancel: bool
-    drift: list[DriftRow]
-    refusal_lists: list[tuple[str, str]]
-    invalid_accounts: list[dict[str, str]]
-    cancellation_results: list[tuple[str, str]]
-    cancel_choices: list[DomainChoice]
-
-
-def progress_for(order: Order) -> Progress:
-    counts = Mailbox.objects.filter(item__order=order).aggregate(
-        total=Count("pk", filter=~Q(status=MailboxStatus.CANCELLED)),
-        ready=Count("pk", filter=Q(status=MailboxStatus.READY)),
-        provisioning=Count("pk", filter=Q(status=MailboxStatus.PROVISIONING)),
-        cancelled=Count("pk", filter=Q(status=MailboxStatus.CANCELLED)),
-    )
-    return Progress(**counts)
-
-
-def order_panel(*, order: Order, membership: Membership | None) -> OrderPanel:
-    is_lead = membership is not None and membership.is_lead
-    may_decide = is_lead and order.awaits_decision
-    may_cancel = is_lead and order.can_cancel()
-    refusal = order.refusal or {}
-    lists = refusal.get("lists", {})
-    return OrderPanel(
-        order=order,
-        progress=progress_for(order),
-        is_live=order.is_live,
-        may_decide=may_decide,
-        check=workflow.approval_check(order=order, membership=membership)
-        if may_decide
-        else None,
-        may_resolve=is_lead and order.status in workflow.RESOLVABLE,
-        may_cancel=may_cancel,
-        drift=drift_rows(order.drift),
-        refusal_lists=[
-            (name.replace("_", " ").capitalize(), ", ".join(str(v) for v in values))
-            for name, values in (lists.items() if isinstance(lists, dict) else [])
-        ],
-        invalid_accounts=list(refusal.get("invalid_accounts", [])),
-        cancellation_results=cancellation.last_cancellation(order),
-        cancel_choices=_cancel_choices(order) if may_cancel else [],
-    )
-
-
-def rejection_notice(order: Order) -> OrderEvent | None:
-    """The rejection an editable order is back with, until it is submitted again.
-
-    Revising (rejected -> draft) and reopening move the status back to draft without ending
-    what the rejection asked for, so those moves are skipped; any later submission or
-    decision ends it."""
-    if not order.is_editable or order.decided_at is None:
-        return None  # never decided: no rejection, and no query for a fresh draft
-    last = (
-        order.events.exclude(to_status__in=["", OrderStatus.DRAFT])
-        .exclude(to_status=F("from_status"))
-        .select_related("actor")
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    return last if last is not None and last.kind == "rejected" else None
-
-
-def _cancel_choices(order: Order) -> list[DomainChoice]:
-    choices: dict[str, DomainChoice] = {}
-    for mailbox in (
-        Mailbox.objects.filter(item__order=order)
-        .exclude(status=MailboxStatus.CANCELLED)
-        .select_related("item")
-        .order_by("item__position", "position", "pk")
-    ):
-        domain = mailbox.item.domain
-        choices.setdefault(domain, DomainChoice(domain)).mailboxes.append(mailbox)
-    return list(choices.values())
-
+from orders.approval_inbox import approval_entries
+from orders.models import Mailbox, MailboxStatus, Order, Role
+from orders.order_page import detail_context, order_panel
 
 # --- Forms ----------------------------------------------------------------------------------
 
@@ -331,50 +126,56 @@ def approvals_count(request: WorkspaceRequest, slug: str) -> HttpResponse:
 @require_POST
 @workspace_view(min_role=Role.LEAD)
 def order_approve(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
-    order = _order(request, pk)
-    form = DecisionForm(request.POST)
-    if not form.is_valid():
-        return _decided(request, order, form, ok=False, message="Check the form.")
-    try:
-        workflow.order_approve(
+    return _decide(
+        request,
+        pk,
+        DecisionForm,
+        invalid="Check the form.",
+        decide=lambda order, data: workflow.order_approve(
             order=order,
             by=request.user,
-            comment=form.cleaned_data["comment"],
-            quote_id=form.cleaned_data["quote"],
-        )
-    except workflow.WorkflowError as exc:
-        return _decided(request, order, form, ok=False, message=str(exc))
-    return _decided(
-        request,
-        order,
-        form,
-        ok=True,
-        message=f"{order} approved: it is being placed with Instantly.",
+            comment=data["comment"],
+            quote_id=data["quote"],
+        ),
+        done="{order} approved: it is being placed with Instantly.",
     )
 
 
 @require_POST
 @workspace_view(min_role=Role.LEAD)
 def order_reject(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
+    return _decide(
+        request,
+        pk,
+        RejectForm,
+        invalid="Say why the order is rejected.",
+        decide=lambda order, data: workflow.order_reject(
+            order=order, by=request.user, comment=data["comment"]
+        ),
+        done="{order} rejected; the requester is told.",
+    )
+
+
+def _decide(
+    request: WorkspaceRequest,
+    pk: int,
+    form_class: type[DecisionForm],
+    *,
+    invalid: str,
+    decide: Callable[[Order, dict[str, Any]], object],
+    done: str,
+) -> HttpResponse:
+    """Approve and reject alike: check the form, call the service with the cleaned data, and
+    answer with what happened (`done` names the order as `{order}`)."""
     order = _order(request, pk)
-    form = RejectForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
-        return _decided(
-            request, order, form, ok=False, message="Say why the order is rejected."
-        )
+        return _decided(request, order, form, ok=False, message=invalid)
     try:
-        workflow.order_reject(
-            order=order, by=request.user, comment=form.cleaned_data["comment"]
-        )
+        decide(order, form.cleaned_data)
     except workflow.WorkflowError as exc:
         return _decided(request, order, form, ok=False, message=str(exc))
-    return _decided(
-        request,
-        order,
-        form,
-        ok=True,
-        message=f"{order} rejected; the requester is told.",
-    )
+    return _decided(request, order, form, ok=True, message=done.format(order=order))
 
 
 def _decided(
@@ -492,7 +293,7 @@ def order_cancel(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
             wf=order_panel(order=order, membership=request.membership),
         )
         return render(request, "orders/order_detail.html#cancel-panel", context)
-    context.update(builder.detail_context(order))
+    context.update(detail_context(order))
     context["wf"] = order_panel(order=order, membership=request.membership)
     return render(request, "orders/order_detail.html", context)
 

@@ -138,11 +138,12 @@ def celery_worker_process(transactional_db, tmp_path):  # type: ignore[no-untype
     import os
     import signal
     import subprocess
-    import sys
     import time
 
     from django.conf import settings
     from django.db import connection
+
+    from orders.processes import worker_command
 
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
@@ -162,21 +163,7 @@ def celery_worker_process(transactional_db, tmp_path):  # type: ignore[no-untype
     log_path = tmp_path / "worker.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "dfyportal",
-                "worker",
-                "-l",
-                "info",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+            worker_command(),
             cwd=settings.BASE_DIR,
             env=env,
             stdout=log,

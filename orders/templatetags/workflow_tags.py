@@ -9,7 +9,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from orders import workflow_views
+from orders import approval_inbox, order_page
 from orders.models import Membership, Order
 
 register = template.Library()
@@ -18,7 +18,7 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def approvals_count(context: template.Context) -> int:
     membership = context.get("current_membership")
-    return workflow_views.approvals_waiting(
+    return approval_inbox.approvals_waiting(
         membership=membership if isinstance(membership, Membership) else None
     )
 
@@ -26,7 +26,7 @@ def approvals_count(context: template.Context) -> int:
 @register.simple_tag(takes_context=True)
 def order_panel(context: template.Context, order: Order) -> Any:
     membership = context.get("current_membership")
-    return workflow_views.order_panel(
+    return order_page.order_panel(
         order=order,
         membership=membership if isinstance(membership, Membership) else None,
     )
@@ -43,7 +43,7 @@ def reconcile_attempts(order: Order) -> Any:
 @register.simple_tag
 def rejection_notice(order: Order) -> Any:
     """The rejection an editable order is back with, or None (shown until resubmission)."""
-    return workflow_views.rejection_notice(order)
+    return order_page.rejection_notice(order)
 
 
 @register.filter

@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from orders.management.commands.generate_orders import orders_generate
+from orders.history_generator import orders_generate
 from orders.models import Mailbox, Order
 from tests.browser.conftest import login
 from tests.orders.history_data import make_order

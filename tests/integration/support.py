@@ -112,16 +112,19 @@ class TaskQueue:
     NAMES = ("place_order_task", "reconcile_order_task", "poll_workspace_task")
 
     def __init__(self, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        from tests.task_capture import intercept
+
         self.sent: list[tuple[str, dict[str, object]]] = []
-        for name in self.NAMES:
-            task = getattr(tasks, name)
-            monkeypatch.setattr(task, "delay", self._recorder(name))
-
-    def _recorder(self, name: str):  # type: ignore[no-untyped-def]
-        def delay(**kwargs: object) -> None:
-            self.sent.append((name, kwargs))
-
-        return delay
+        # Recorded under the attribute name in orders/tasks.py, whichever way they were sent
+        # (by name through orders/enqueue.py, or a task's own `delay`).
+        by_task_name = {getattr(tasks, name).name: name for name in self.NAMES}
+        intercept(
+            monkeypatch,
+            by_task_name,
+            lambda task_name, kwargs: self.sent.append(
+                (by_task_name[task_name], kwargs)
+            ),
+        )
 
     def names(self) -> list[str]:
         return [name for name, _ in self.sent]

@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ from django.db import connection, transaction
 from dfyportal.celery import app
 from orders import notifications, tasks, webhooks, workflow
 from orders.models import DeliveryStatus, NotificationDelivery, Order, OrderStatus
+from orders.processes import worker_command
 from sandbox.models import real_order_posts
 from sandbox.switches import switches_set
 from tests.conftest import require_service
@@ -257,25 +257,12 @@ class Worker:
         self.log_path = log_path
         with log_path.open("w") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "dfyportal",
-                    "worker",
-                    "-l",
-                    "info",
-                    "--concurrency",
-                    "2",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
+                worker_command(
                     "--hostname",
                     f"{log_path.stem}@%h",
                     "--include",
                     "tests.integration.durable_worker",
-                ],
+                ),
                 cwd=ROOT,
                 env={
                     **os.environ,

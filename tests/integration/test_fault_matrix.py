@@ -19,7 +19,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -45,6 +44,7 @@ from orders.models import (
     OrderStatus,
     Quote,
 )
+from orders.processes import worker_command
 from sandbox import api as sandbox_api
 from sandbox.models import RequestLog, real_order_posts
 from sandbox.switches import switches_set
@@ -223,23 +223,7 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):  # type: ignor
     log_path = tmp_path_factory.mktemp("fault-worker") / "worker.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "dfyportal",
-                "worker",
-                "-l",
-                "info",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                WORKER_NAME,
-            ],
+            worker_command("-n", WORKER_NAME),
             cwd=django_settings.BASE_DIR,
             env=env,
             stdout=log,

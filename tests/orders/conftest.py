@@ -7,16 +7,13 @@ import pytest
 def _notifications_delivered_on_commit(monkeypatch):  # type: ignore[no-untyped-def]
     """Tests about orders read the emails in mail.outbox: when a notification task is sent
     (on commit), call the task function right there instead of going through the broker.
-    Never eager mode: tests about queueing record the calls themselves (test_webhooks.py),
+    Never eager mode: tests about queueing record the messages themselves (test_webhooks.py),
     and the integration tests use a real worker."""
     from orders import tasks
+    from tests.task_capture import intercept
 
     task = tasks.deliver_notification_task
-
-    def deliver(**kwargs: object) -> None:
-        task(**kwargs)
-
-    monkeypatch.setattr(task, "delay", deliver)
+    intercept(monkeypatch, [task.name], lambda _name, kwargs: task(**kwargs))
 
 
 @pytest.fixture

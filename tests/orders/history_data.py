@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from orders.management.commands.generate_orders import explicit_timestamps
+from orders.history_generator import explicit_timestamps
 from orders.models import Mailbox, Order, OrderItem, Quote
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from orders.models import Membership, Order, OrderEvent, Quote, Workspace
+from tests import task_capture
 from tests.factories import MembershipFactory, UserFactory
 from tests.orders.history_data import aware, make_order
 
@@ -274,14 +276,12 @@ def test_export_action_streams_the_portal_csv(staff_client, order, workspace, op
     assert str(other.pk) not in [r["order_id"] for r in rows]
 
 
-def test_reconcile_action_calls_the_workflow_service(
-    staff_client, workspace, operator, remote
-):
+def unknown_order(workspace, operator):
     import uuid
 
     from django.utils import timezone
 
-    unknown = make_order(
+    return make_order(
         workspace,
         operator,
         status="unknown",
@@ -289,61 +289,189 @@ def test_reconcile_action_calls_the_workflow_service(
         attempt_started_at=timezone.now(),
         items=[("neverplaced.com", GOOGLE, ["a"])],
     )
+
+
+def run_action(client, capture, action, *orders):
+    """Post the action from the order list as staff do; what it queues is sent on commit."""
+    with capture(execute=True):
+        return client.post(
+            changelist(),
+            {"action": action, "_selected_action": [o.pk for o in orders]},
+            follow=True,
+        )
+
+
+def test_reconcile_action_queues_one_check_per_unknown_order(
+    staff_client,
+    workspace,
+    operator,
+    remote,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    from orders import tasks
+
+    sent = task_capture.recorded(monkeypatch, "orders.reconcile_order_now")
+    unknown = unknown_order(workspace, operator)
     ready = make_order(workspace, operator, status="ready")
 
-    response = staff_client.post(
-        changelist(),
-        {"action": "reconcile", "_selected_action": [unknown.pk, ready.pk]},
-        follow=True,
+    response = run_action(
+        staff_client, django_capture_on_commit_callbacks, "reconcile", unknown, ready
     )
 
-    unknown.refresh_from_db()
     html = response.content.decode()
+    unknown.refresh_from_db()
+    assert "1 order(s) skipped" in html
+    assert f"1 order queued for reconciliation (#{unknown.pk})" in html
+    assert sent == [{"order_id": unknown.pk}]
+    assert unknown.reconcile_checks == 0
+    assert remote.requests() == 0
+
+    # What the worker then does: the portal's reconciliation, recorded on the order's page.
+    tasks.reconcile_order_now_task(**sent[0])
+
+    unknown.refresh_from_db()
     assert unknown.reconcile_checks == 1
     assert unknown.status == "unknown"
-    assert "1 order(s) skipped" in html
-    assert f"#{unknown.pk}: Outcome unknown, reconciling (check 1)." in html
     # One read of Instantly's orders list (a single page); nothing posted.
     assert remote.requests() == 1
     assert remote.requests("dfy-email-account-orders") == 1
     assert remote.real_posts() == 0
+    page = staff_client.get(reverse("admin:orders_order_change", args=[unknown.pk]))
+    assert "reconcile_check" in page.content.decode()
 
 
-def test_resync_action_runs_the_fulfilment_poll(
-    staff_client, workspace, operator, remote
+def test_reconcile_now_checks_even_when_the_next_check_is_not_due(
+    workspace, operator, remote
 ):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders import tasks
+
+    unknown = unknown_order(workspace, operator)
+    Order.objects.filter(pk=unknown.pk).update(
+        next_reconcile_at=timezone.now() + timedelta(hours=1)
+    )
+
+    tasks.reconcile_order_task(order_id=unknown.pk)  # the sweeper's: not due, skipped
+    unknown.refresh_from_db()
+    assert unknown.reconcile_checks == 0
+
+    tasks.reconcile_order_now_task(order_id=unknown.pk)  # staff asked: checks now
+    unknown.refresh_from_db()
+    assert unknown.reconcile_checks == 1
+    assert remote.real_posts() == 0
+
+
+def test_resync_action_queues_the_fulfilment_poll(
+    staff_client,
+    workspace,
+    operator,
+    remote,
+    monkeypatch,
+    caplog,
+    django_capture_on_commit_callbacks,
+):
+    from orders import tasks
+
+    sent = task_capture.recorded(monkeypatch, "orders.poll_workspace")
     placed = make_order(
         workspace, operator, status="placed", items=[("pollme.com", GOOGLE, ["a"])]
     )
+    also = make_order(workspace, operator, status="provisioning")
 
-    response = staff_client.post(
-        changelist(),
-        {"action": "resync_from_instantly", "_selected_action": [placed.pk]},
-        follow=True,
+    response = run_action(
+        staff_client,
+        django_capture_on_commit_callbacks,
+        "resync_from_instantly",
+        placed,
+        also,
     )
 
-    html = response.content.decode()
-    assert "Acme: 1 orders followed" in html
+    assert "Acme: re-sync queued for 2 orders" in response.content.decode()
+    assert sent == [{"workspace_id": workspace.pk}]  # one poll per workspace
+    assert remote.requests() == 0
+
+    with caplog.at_level(logging.INFO, logger="orders.fulfilment"):
+        tasks.poll_workspace_task(**sent[0])
+
+    assert "poll: workspace acme, 2 orders" in caplog.text
     # One page of the orders list and one of the accounts list: the poll reads, never posts.
     assert remote.requests() == 2
     assert remote.requests("accounts") == 1
     assert remote.real_posts() == 0
 
 
-def test_resync_without_a_key_says_so(staff_client, workspace, operator):
+def test_resync_without_a_key_says_so_and_queues_nothing(
+    staff_client, workspace, operator, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = task_capture.recorded(monkeypatch, "orders.poll_workspace")
     placed = make_order(workspace, operator, status="placed")
 
-    response = staff_client.post(
-        changelist(),
-        {"action": "resync_from_instantly", "_selected_action": [placed.pk]},
-        follow=True,
+    response = run_action(
+        staff_client,
+        django_capture_on_commit_callbacks,
+        "resync_from_instantly",
+        placed,
     )
 
     assert response.status_code == 200
     assert (
-        "Acme: not synced: workspace acme has no Instantly API key"
+        "Acme: not queued: workspace acme has no Instantly API key"
         in response.content.decode()
     )
+    assert sent == []
+
+
+@pytest.mark.parametrize("action", ["reconcile", "resync_from_instantly"])
+def test_the_admin_request_makes_no_http_call_to_instantly(
+    staff_client,
+    workspace,
+    operator,
+    remote,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+    action,
+):
+    import httpx
+
+    from orders import services
+
+    calls: list[str] = []
+    send = httpx.Client.send
+
+    def counted(self, request, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(str(request.url))
+        return send(self, request, **kwargs)
+
+    def no_client(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append("instantly_client_for")
+        raise AssertionError("the admin request built an Instantly client")
+
+    monkeypatch.setattr(httpx.Client, "send", counted)
+    monkeypatch.setattr(services, "instantly_client_for", no_client)
+    sent = task_capture.recorded(
+        monkeypatch,
+        "orders.reconcile_order_now"
+        if action == "reconcile"
+        else "orders.poll_workspace",
+    )
+    orders = [
+        unknown_order(workspace, operator),
+        make_order(workspace, operator, status="placed"),
+    ]
+
+    response = run_action(
+        staff_client, django_capture_on_commit_callbacks, action, *orders
+    )
+
+    assert response.status_code == 200
+    assert "queued" in response.content.decode()
+    assert len(sent) == 1
+    assert calls == []
+    assert remote.requests() == 0
 
 
 def test_staff_without_change_permission_only_view_and_export(client, order):

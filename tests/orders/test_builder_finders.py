@@ -10,6 +10,7 @@ from orders import finders
 from orders.models import CheckStatus, DomainCheck, Mailbox, Order, OrderItem
 from sandbox.models import PreWarmedDomain
 from tests.orders.test_builder_views import HX, JANE, JOHN, build_url, form_state
+from tests.task_capture import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -76,10 +77,7 @@ def test_suggestions_reject_a_non_domain_with_the_field_named(
 def test_check_creates_a_background_check_and_enqueues_it(
     operator_client, draft, remote, django_capture_on_commit_callbacks, monkeypatch
 ):
-    sent = []
-    monkeypatch.setattr(
-        "orders.tasks.check_domains_task.delay", lambda **kw: sent.append(kw)
-    )
+    sent = recorded(monkeypatch, "orders.check_domains")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post(
@@ -344,10 +342,7 @@ def test_owned_refresh_polls_until_the_worker_has_read_the_lists(
         reverse("orders:new", args=[workspace.slug]), {"order_type": "extra_accounts"}
     )
     order = Order.objects.get()
-    sent = []
-    monkeypatch.setattr(
-        tasks.refresh_remote_mirror_task, "delay", lambda **kw: sent.append(kw)
-    )
+    sent = recorded(monkeypatch, "orders.refresh_remote_mirror")
 
     with django_capture_on_commit_callbacks(execute=True):
         asked = operator_client.post(url("owned", order), headers=HX).content.decode()

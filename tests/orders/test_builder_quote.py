@@ -8,7 +8,7 @@ from django.urls import reverse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orders.builder_form import parse_builder_post
+from orders.builder_forms import parse_builder_post
 from orders.models import KeyStatus, Order, Quote
 from sandbox.switches import switches_set
 from tests.orders.test_builder_views import HX, JANE, build_url, form_state

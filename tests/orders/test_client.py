@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 import logging
 import re
@@ -13,6 +12,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 import time_machine
 
@@ -254,7 +254,7 @@ def test_only_place_order_can_send_simulation_false():
         tree = ast.parse(path.read_text(), filename=str(path))
         hits += [(str(relative), name) for name in _simulation_false_sites(tree)]
 
-    assert hits == [("orders/instantly.py", "place_order")]
+    assert hits == [("orders/instantly/client.py", "place_order")]
 
 
 # --- Errors -----------------------------------------------------------------------------
@@ -441,6 +441,31 @@ def test_retry_after_beyond_the_deadline_fails_fast_with_the_wait(make_client, c
     assert isinstance(caught.value.__cause__, RateLimited)
     assert clock.sleeps == []
     assert len(remote.requests) == 1
+
+
+def test_spent_retries_beat_the_deadline(make_client, clock):
+    remote = Remote(reply(429, name="error_429", headers={"Retry-After": "120"}))
+
+    with pytest.raises(RateLimited) as caught:
+        make_client(remote, deadline_seconds=30, max_read_retries=0).verify()
+
+    assert not isinstance(caught.value, DeadlineExceeded)
+    assert len(remote.requests) == 1
+
+
+def test_a_zero_backoff_is_neither_announced_nor_slept(make_client, clock):
+    waits = []
+    remote = Remote(httpx.Response(500), reply(name="orders_page_2"))
+
+    make_client(
+        remote,
+        jitter=lambda: 0.0,
+        on_wait=lambda seconds, reason: waits.append(seconds),
+    ).verify()
+
+    assert len(remote.requests) == 2
+    assert waits == []
+    assert clock.sleeps == []
 
 
 # --- place_order and cancel_accounts are never retried once sent ------------------------------
@@ -683,9 +708,9 @@ def test_refused_simulation_exposes_every_validation_list(make_client):
 
 
 def _walk(value):
-    if dataclasses.is_dataclass(value):
-        for f in dataclasses.fields(value):
-            yield from _walk(getattr(value, f.name))
+    if isinstance(value, msgspec.Struct):
+        for name in value.__struct_fields__:
+            yield from _walk(getattr(value, name))
     elif isinstance(value, dict):
         for k, v in value.items():
             yield from _walk(k)
@@ -745,6 +770,53 @@ def test_unknown_fields_are_ignored(make_client):
     assert result.checkout_url is None
 
 
+def test_null_reads_like_an_absent_field(make_client):
+    data = {
+        **json.loads(body("order_simulation_valid")),
+        "order_error": None,
+        "invalid_domains": None,
+        "total_discount": None,
+        "invalid_accounts": [{"domain": None, "email": "x@acme.com", "reason": "r"}],
+    }
+
+    result = make_client(Remote(httpx.Response(200, json=data))).simulate_order(PAYLOAD)
+
+    assert result.order_error is None
+    assert result.invalid_domains == ()
+    assert result.total_discount is None
+    assert result.invalid_accounts == (
+        InvalidAccount(
+            domain="", first_name="", last_name="", email="x@acme.com", reason="r"
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"order_placed": None}, "missing required field `order_placed`"),
+        ({"order_items": [{"domain": "a.com"}]}, "at `$.order_items[0]`"),
+        ({"free_domains": ["a.com", 7]}, "at `$.free_domains[1]`"),
+        ({"price_per_account_per_month": "5"}, "at `$.price_per_account_per_month`"),
+    ],
+)
+def test_a_malformed_answer_names_the_field(make_client, change, path):
+    data = {**json.loads(body("order_simulation_valid")), **change}
+
+    with pytest.raises(InstantlyProtocolError, match=re.escape(path)) as caught:
+        make_client(Remote(httpx.Response(200, json=data))).simulate_order(PAYLOAD)
+
+    assert caught.value.message.startswith("order: ")
+
+
+def test_an_answer_cannot_supply_its_own_raw_body(make_client):
+    text = json.dumps({**json.loads(body("order_placed")), "raw_body": 7})
+
+    result = make_client(Remote(httpx.Response(200, text=text))).place_order(PAYLOAD)
+
+    assert result.raw_body == text
+
+
 def test_raw_body_is_kept_verbatim_but_not_in_repr(make_client):
     result = make_client(Remote(reply(name="order_simulation_valid"))).simulate_order(
         PAYLOAD
@@ -752,6 +824,7 @@ def test_raw_body_is_kept_verbatim_but_not_in_repr(make_client):
 
     assert result.raw_body == body("order_simulation_valid")
     assert "raw_body" not in repr(result)
+    assert "raw_body" not in dict(result.__rich_repr__())
 
 
 # --- Other endpoints --------------------------------------------------------------------------
@@ -873,6 +946,7 @@ def test_accounts_stop_on_empty_cursor_and_hide_passwords(make_client, caplog):
     for secret in ("Xk2#pQ9!vL", "Rt5$wE8@zQ"):
         assert secret not in repr(accounts)
         assert secret not in str(accounts)
+        assert secret not in repr([a.__rich_repr__() for a in accounts])
         assert secret not in caplog.text
 
 
@@ -947,7 +1021,7 @@ def test_per_request_timeouts_shrink_to_the_deadline(make_client, clock):
 
 def test_limiter_wait_is_announced_before_sleeping(make_client, clock):
     events = []
-    limiter = MemoryRateLimiter(clock=clock, sleep=clock.sleep)
+    limiter = MemoryRateLimiter(clock=clock)
     remote = Remote(
         lambda request: (
             events.append(("request", clock.now)) or reply(name="domains_check")
@@ -974,7 +1048,7 @@ def test_limiter_wait_is_announced_before_sleeping(make_client, clock):
 
 
 def test_limiter_wait_beyond_the_deadline_sends_nothing(make_client, clock):
-    limiter = MemoryRateLimiter(clock=clock, sleep=clock.sleep)
+    limiter = MemoryRateLimiter(clock=clock)
     for _ in range(30):
         limiter.try_acquire("test", "check")
     remote = Remote(reply(name="domains_check"))
@@ -991,12 +1065,11 @@ def test_limiter_wait_beyond_the_deadline_sends_nothing(make_client, clock):
 
 
 def test_every_attempt_takes_a_limiter_slot(make_client, clock):
-    limiter = MemoryRateLimiter(clock=clock, sleep=clock.sleep)
+    limiter = MemoryRateLimiter(clock=clock)
     remote = Remote(httpx.Response(503), reply(name="domains_check"))
 
     make_client(remote, limiter=limiter).check_domains(["acme-mail.com"])
 
-    assert limiter.wait_time("test", "check") == 0
     assert len(limiter._logs["test"]["check"]) == 2
 
 

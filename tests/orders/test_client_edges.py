@@ -4,6 +4,7 @@ Retry-After, a naive timestamp) is read the one safe way. MockTransport: no netw
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import format_datetime
@@ -13,6 +14,7 @@ import pytest
 
 from orders import instantly
 from orders.instantly import InstantlyClient
+from orders.instantly.transport import parse_retry_after
 
 KEY = "edge-test-key-0123456789"
 BASE = "https://api.instantly.test/api/v2"
@@ -117,25 +119,60 @@ def test_a_forwarding_answer_that_is_not_json_is_a_protocol_error() -> None:
 
 def test_retry_after_as_an_http_date_or_nonsense() -> None:
     future = datetime(2099, 1, 1, tzinfo=UTC)
-    assert instantly._parse_retry_after(format_datetime(future, usegmt=True)) > 0
+    assert parse_retry_after(format_datetime(future, usegmt=True)) > 0
     # "-0000" is RFC 5322's "zone unknown": read as UTC rather than rejected.
-    assert instantly._parse_retry_after("Thu, 01 Jan 2099 00:00:00 -0000") > 0
-    assert instantly._parse_retry_after("Mon, 01 Jan 2001 00:00:00 GMT") == 0.0
-    assert instantly._parse_retry_after("soon") is None
-    assert instantly._parse_retry_after("") is None
-    assert instantly._parse_retry_after(" 7 ") == 7.0
+    assert parse_retry_after("Thu, 01 Jan 2099 00:00:00 -0000") > 0
+    assert parse_retry_after("Mon, 01 Jan 2001 00:00:00 GMT") == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("") is None
+    assert parse_retry_after(" 7 ") == 7.0
 
 
-def test_numbers_and_times_in_answers_are_read_strictly() -> None:
-    assert instantly._to_int(Decimal("3"), "x") == 3
-    with pytest.raises(instantly.InstantlyProtocolError, match="whole number"):
-        instantly._to_int(Decimal("3.5"), "x")
-    with pytest.raises(instantly.InstantlyProtocolError, match="expected a number"):
-        instantly._int_value(True, "x")
-    with pytest.raises(instantly.InstantlyProtocolError, match="expected a number"):
-        instantly._int_value("3", "x")
-    assert instantly._timestamp("2026-08-01T10:00:00", "t") == datetime(
-        2026, 8, 1, 10, tzinfo=UTC
+def order_answer(**fields: object) -> str:
+    return json.dumps({"order_placed": False, "order_is_valid": True, **fields})
+
+
+def test_numbers_in_answers_are_read_strictly() -> None:
+    # A whole number may come as 3 or 3.0; never as a fraction, a boolean or a string.
+    three = instantly.parse_order_result(
+        '{"order_placed": false, "order_is_valid": true, "number_of_accounts_ordered": 3.0}'
     )
-    with pytest.raises(instantly.InstantlyProtocolError, match="ISO-8601"):
-        instantly._timestamp("yesterday", "t")
+    assert three.number_of_accounts_ordered == 3
+    assert type(three.number_of_accounts_ordered) is int
+    with pytest.raises(instantly.InstantlyProtocolError, match="whole number"):
+        instantly.parse_order_result(order_answer(number_of_accounts_ordered=3.5))
+    for wrong in (True, "3"):
+        with pytest.raises(
+            instantly.InstantlyProtocolError,
+            match=r"expected a number - at `\$\.number_of_accounts_ordered`",
+        ):
+            instantly.parse_order_result(order_answer(number_of_accounts_ordered=wrong))
+    # Money is a JSON number read as Decimal, never a string or a boolean.
+    assert instantly.parse_order_result(order_answer(total_price=25)).total_price == (
+        Decimal("25")
+    )
+    for wrong in ("25.00", False):
+        with pytest.raises(instantly.InstantlyProtocolError, match="total_price"):
+            instantly.parse_order_result(order_answer(total_price=wrong))
+
+
+def orders_page(**order: object) -> str:
+    row = {"workspace_id": "w", "domain": "acme.com", **order}
+    return json.dumps({"items": [row]})
+
+
+def test_times_in_answers_are_read_strictly() -> None:
+    naive = orders_page(timestamp_created="2026-08-01T10:00:00", timestamp_cancelled="")
+    with client_for(Remote(body=naive)) as client:
+        (order,) = client.iter_orders()
+    assert order.timestamp_created == datetime(2026, 8, 1, 10, tzinfo=UTC)
+    assert order.timestamp_cancelled is None
+    for wrong in ("yesterday", 1754042400):
+        with (
+            client_for(Remote(body=orders_page(timestamp_created=wrong))) as client,
+            pytest.raises(
+                instantly.InstantlyProtocolError,
+                match=r"ISO-8601 time - at `\$\.items\[0\]\.timestamp_created`",
+            ),
+        ):
+            list(client.iter_orders())

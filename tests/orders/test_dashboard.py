@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from orders import spend
+from orders import dashboard_charts, spend
 from orders.models import Workspace
 from tests.factories import UserFactory
 from tests.orders.history_data import aware, make_order
@@ -347,10 +347,63 @@ def test_dashboard_query_count_is_fixed(
     assert response.status_code == 200
 
 
-def test_nice_ceiling_rounds_up_to_a_readable_axis():
-    assert spend.nice_ceiling(Decimal("0")) == Decimal("100")
-    assert spend.nice_ceiling(Decimal("4231.5")) == Decimal("5000")
-    assert spend.nice_ceiling(Decimal("180")) == Decimal("200")
-    assert spend.nice_ceiling(Decimal("1119")) == Decimal("1200")
-    assert spend.nice_ceiling(Decimal("2100")) == Decimal("2400")
-    assert spend.nice_ceiling(Decimal("9000")) == Decimal("10000")
+def test_spend_chart_stacks_each_month_by_provider():
+    from orders.charts import Rect, Tick
+    from orders.models import Provider
+
+    chart = dashboard_charts.spend_chart(
+        [spend.MonthSpend(date(2026, 1, 1), {Provider.GOOGLE: Decimal("12.50")})]
+    )
+
+    # One 928 px slot, a 62% bar centred in it; the axis ends at $16 (238 px).
+    assert chart.bars == [
+        Rect(
+            Decimal("240.3"),
+            Decimal("64.1"),
+            Decimal("575.4"),
+            Decimal("185.9"),
+            dashboard_charts.PROVIDER_COLOURS[Provider.GOOGLE],
+            "Jan 2026, Google: $12.50",
+        )
+    ]
+    assert chart.x_ticks == [Tick(Decimal(528), "Jan 26")]
+    assert [(t.position, t.label) for t in chart.y_ticks] == [
+        (Decimal(250), "$0"),
+        (Decimal("190.5"), "$4"),
+        (Decimal(131), "$8"),
+        (Decimal("71.5"), "$12"),
+        (Decimal(12), "$16"),
+    ]
+    assert [entry.label for entry in chart.legend] == ["Google", "AirMail", "Microsoft"]
+
+
+def test_mailbox_chart_has_one_row_per_provider_ready_then_provisioning():
+    from orders.charts import Rect, Tick
+    from orders.models import Provider
+
+    chart = dashboard_charts.mailbox_chart(
+        [spend.ProviderMailboxes(Provider.GOOGLE, 3, 1)]
+    )
+
+    # The axis ends at 4 mailboxes over 480 px.
+    assert (chart.height, chart.plot_bottom) == (64, 40)
+    assert chart.bars == [
+        Rect(
+            Decimal(96),
+            Decimal(12),
+            Decimal(360),
+            Decimal(22),
+            dashboard_charts.READY_COLOUR,
+            "Google: 3 ready",
+        ),
+        Rect(
+            Decimal(456),
+            Decimal(12),
+            Decimal(120),
+            Decimal(22),
+            dashboard_charts.PROVISIONING_COLOUR,
+            "Google: 1 provisioning",
+        ),
+    ]
+    assert chart.y_ticks == [Tick(Decimal(23), "Google")]
+    assert [t.label for t in chart.x_ticks] == ["0", "1", "2", "3", "4"]

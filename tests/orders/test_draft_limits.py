@@ -1,6 +1,6 @@
 """Large drafts stay editable (issue #9, item 8).
 
-One maximum draft size (orders/builder_form.py: 200 domains, 1,000 mailboxes) holds for the
+One maximum draft size (orders/builder_forms.py: 200 domains, 1,000 mailboxes) holds for the
 builder, its buttons and generator, CSV import, autosave, the quote and submission. The
 largest draft is edited end to end through the page's own form; anything bigger is refused
 with the limit named and the saved draft left as it was.
@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from orders import drafts, instantly
-from orders.builder_form import (
+from orders.builder_forms import (
     MAX_DRAFT_DOMAINS,
     MAX_DRAFT_MAILBOXES,
     post_fields_needed,

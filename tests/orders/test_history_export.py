@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from orders.history import CSV_COLUMNS, orders_csv_chunks
+from orders.history_export import CSV_COLUMNS, orders_csv_chunks
 from orders.models import Order
 from tests.factories import UserFactory
 from tests.orders.history_data import aware, make_order
@@ -166,6 +166,18 @@ def test_cells_that_look_like_formulas_are_defused(
     (row,) = rows_of(operator_client.get(export_url(workspace)))
 
     assert row["title"] == '\'=HYPERLINK("http://evil")'
+
+
+def test_a_leading_apostrophe_is_escaped_like_the_mailbox_export(
+    operator_client, workspace, operator
+):
+    # One rule for every CSV (orders.csv_cells): a spreadsheet would hide the typed
+    # apostrophe, so it is doubled, as in a draft's mailbox export.
+    make_order(workspace, operator, title="'quoted")
+
+    (row,) = rows_of(operator_client.get(export_url(workspace)))
+
+    assert row["title"] == "''quoted"
 
 
 def test_export_link_carries_the_filters(operator_client, workspace, history):

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from orders.management.commands.generate_orders import orders_generate
+from orders.history_generator import orders_generate
 from orders.models import (
     Mailbox,
     Order,
     OrderEvent,
+    OrderItem,
     OrderStatus,
     OrderType,
     Provider,
@@ -127,3 +129,33 @@ def test_generator_hits_the_mailbox_target_exactly(workspace, operator, lead):
         == Mailbox.objects.filter(item__order__workspace=workspace).count()
         == 2000
     )
+
+
+def test_generate_orders_command_builds_a_team_and_reports_what_it_wrote():
+    out = io.StringIO()
+
+    call_command(
+        "generate_orders",
+        workspace="gen",
+        orders=20,
+        mailboxes=120,
+        seed=4,
+        stdout=out,
+    )
+
+    workspace = Workspace.objects.get(slug="gen")
+    assert workspace.name == "Gen"
+    assert workspace.memberships.count() == 6
+    assert Order.objects.filter(workspace=workspace).count() == 20
+    domains = OrderItem.objects.filter(order__workspace=workspace).count()
+    mailboxes = Mailbox.objects.filter(item__order__workspace=workspace).count()
+    events = OrderEvent.objects.filter(order__workspace=workspace).count()
+    assert out.getvalue() == (
+        f"20 orders, {domains} domains, {mailboxes} mailboxes, 20 quotes, "
+        f"{events} events in gen.\n"
+    )
+
+
+def test_generate_orders_command_refuses_no_orders():
+    with pytest.raises(CommandError, match="--orders must be at least 1"):
+        call_command("generate_orders", workspace="gen", orders=0)

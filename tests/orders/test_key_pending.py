@@ -24,6 +24,7 @@ from orders.models import (
 from orders.ratelimit import MemoryRateLimiter
 from sandbox.services import sandbox_workspace_create
 from tests.orders.test_builder_views import HX, JANE, build_url, form_state
+from tests.task_capture import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -53,11 +54,7 @@ def operator_client(operator):
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    sent = []
-    monkeypatch.setattr(
-        tasks.verify_pending_key_task, "delay", lambda **kw: sent.append(kw)
-    )
-    return sent
+    return recorded(monkeypatch, "orders.verify_pending_key")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from orders import services, tasks
 from orders.instantly import InstantlyAuthError, InstantlyError, OutcomeUnknown
 from orders.models import InstantlyKey, KeyStatus, PendingInstantlyKey
 from orders.ratelimit import FileRateLimiter, MemoryRateLimiter
+from tests import task_capture
 from tests.factories import WorkspaceFactory
 
 pytestmark = pytest.mark.django_db
@@ -304,12 +305,7 @@ def settings_url(workspace):
 def test_saving_a_key_enqueues_verification_after_commit(
     admin_client, workspace, monkeypatch, django_capture_on_commit_callbacks
 ):
-    enqueued = []
-    monkeypatch.setattr(
-        tasks.verify_pending_key_task,
-        "delay",
-        lambda **kwargs: enqueued.append(kwargs),
-    )
+    enqueued = task_capture.recorded(monkeypatch, "orders.verify_pending_key")
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = admin_client.post(
@@ -332,10 +328,7 @@ def test_saving_a_key_enqueues_verification_after_commit(
 def test_verify_now_enqueues_verification(
     admin_client, workspace, key, monkeypatch, django_capture_on_commit_callbacks
 ):
-    enqueued = []
-    monkeypatch.setattr(
-        tasks.verify_key_task, "delay", lambda **kwargs: enqueued.append(kwargs)
-    )
+    enqueued = task_capture.recorded(monkeypatch, "orders.verify_key")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(

@@ -22,6 +22,7 @@ from orders.mailboxes import (
     make_prefix,
     microsoft_bundle,
     parse_names,
+    upload_size_problem,
 )
 from orders.rules import (
     DFY,
@@ -415,6 +416,16 @@ def test_decode_upload_refuses_unreadable_files(data, error):
     assert not result.ok
     assert result.error == error
     assert result.text == ""
+
+
+def test_the_upload_cap_is_one_limit_named_in_its_message():
+    assert upload_size_problem(0) == ""
+    assert upload_size_problem(MAX_UPLOAD_BYTES) == ""
+    assert upload_size_problem(MAX_UPLOAD_BYTES + 1) == (
+        "The file is 1,048,577 bytes; the limit is 1,048,576 (1 MB)."
+    )
+    # Text decoded from a file within the cap always fits the text limit.
+    assert MAX_CSV_CHARS == MAX_UPLOAD_BYTES
 
 
 # --- properties ------------------------------------------------------------------------------

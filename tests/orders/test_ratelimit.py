@@ -26,7 +26,6 @@ from orders.ratelimit import (
     MemoryRateLimiter,
     RedisRateLimiter,
     Rule,
-    WaitTooLong,
     evaluate,
     get_limiter,
     limiter_bucket_for,
@@ -59,12 +58,20 @@ def clock():
 def limiter_factory(request, tmp_path, clock):
     def make(rules=DEFAULT_RULES):
         if request.param == "memory":
-            return MemoryRateLimiter(rules=rules, clock=clock, sleep=clock.sleep)
-        return FileRateLimiter(
-            tmp_path / "ratelimit", rules=rules, clock=clock, sleep=clock.sleep
-        )
+            return MemoryRateLimiter(rules=rules, clock=clock)
+        return FileRateLimiter(tmp_path / "ratelimit", rules=rules, clock=clock)
 
     return make
+
+
+def acquire(limiter, clock, kind, bucket="b"):
+    """Take a slot the way the client does: on refusal, wait as told and ask again.
+    Returns the seconds waited."""
+    waited = 0.0
+    while not (reservation := limiter.try_acquire(bucket, kind)).granted:
+        clock.sleep(reservation.wait)
+        waited += reservation.wait
+    return waited
 
 
 def max_in_any_window(stamps, window):
@@ -124,43 +131,29 @@ def test_31st_check_in_a_minute_waits_for_the_first_to_expire(limiter_factory, c
     )
 
 
-def test_acquire_blocks_until_allowed_and_reports_the_wait_first(
+def test_a_refused_request_waits_the_full_window_and_is_not_recorded(
     limiter_factory, clock
 ):
-    limiter = limiter_factory()
-    for _ in range(30):
-        limiter.acquire("b", KIND_CHECK)
-    events = []
+    limiter = limiter_factory(rules=[Rule("all", 1, 1.0, "one a second")])
+    assert limiter.try_acquire("b", KIND_DEFAULT).granted
+    clock.now += 0.5
 
-    waited = limiter.acquire(
-        "b", KIND_CHECK, on_wait=lambda s, why: events.append((s, why, clock.now))
+    refused = limiter.try_acquire("b", KIND_DEFAULT)
+    clock.now += 0.5
+
+    assert (refused.granted, refused.wait) == (False, pytest.approx(0.5))
+    assert refused.reason == "one a second"
+    assert limiter.try_acquire("b", KIND_DEFAULT).granted, (
+        "the refusal half a second ago would still block if it had been recorded"
     )
-
-    assert waited == 60.0
-    assert events == [
-        (60.0, "Instantly's domain-check limit (30 per minute)", 1_700_000_000.0)
-    ]
-    assert clock.sleeps == [60.0]
-
-
-def test_acquire_with_max_wait_refuses_instead_of_sleeping(limiter_factory, clock):
-    limiter = limiter_factory()
-    for _ in range(30):
-        limiter.acquire("b", KIND_CHECK)
-
-    with pytest.raises(WaitTooLong) as caught:
-        limiter.acquire("b", KIND_CHECK, max_wait=10)
-
-    assert caught.value.wait == 60.0
-    assert clock.sleeps == []
 
 
 def test_half_budget_50_per_second(limiter_factory, clock):
     limiter = limiter_factory()
-    granted = [limiter.try_acquire("b", KIND_DEFAULT).granted for _ in range(51)]
+    reservations = [limiter.try_acquire("b", KIND_DEFAULT) for _ in range(51)]
 
-    assert granted == [True] * 50 + [False]
-    assert limiter.wait_time("b", KIND_DEFAULT) == pytest.approx(1.0)
+    assert [r.granted for r in reservations] == [True] * 50 + [False]
+    assert reservations[-1].wait == pytest.approx(1.0)
     clock.now += 1.0
     assert limiter.try_acquire("b", KIND_DEFAULT).granted
 
@@ -185,10 +178,10 @@ def test_buckets_are_independent(limiter_factory):
 
 
 def test_900_checks_an_hour_even_when_each_minute_is_under_30(clock):
-    limiter = MemoryRateLimiter(clock=clock, sleep=clock.sleep)
+    limiter = MemoryRateLimiter(clock=clock)
     start = clock.now
     for _ in range(900):
-        limiter.acquire("b", KIND_CHECK)
+        acquire(limiter, clock, KIND_CHECK)
 
     refused = limiter.try_acquire("b", KIND_CHECK)
 
@@ -201,23 +194,15 @@ def test_900_checks_an_hour_even_when_each_minute_is_under_30(clock):
 
 
 def test_a_long_run_of_checks_never_exceeds_either_check_limit(clock):
-    limiter = MemoryRateLimiter(clock=clock, sleep=clock.sleep)
+    limiter = MemoryRateLimiter(clock=clock)
     stamps = []
     for _ in range(1000):
-        limiter.acquire("b", KIND_CHECK)
+        acquire(limiter, clock, KIND_CHECK)
         stamps.append(clock.now)
         clock.now += 0.7
 
     assert max_in_any_window(stamps, 60.0) == 30
     assert max_in_any_window(stamps, 3600.0) == 900
-
-
-def test_wait_time_does_not_record(limiter_factory):
-    limiter = limiter_factory(rules=[Rule("all", 1, 1.0, "one")])
-
-    assert limiter.wait_time("b", KIND_DEFAULT) == 0
-    assert limiter.wait_time("b", KIND_DEFAULT) == 0
-    assert limiter.try_acquire("b", KIND_DEFAULT).granted
 
 
 def test_bucket_names_are_checked(limiter_factory):
@@ -267,10 +252,9 @@ def test_file_state_is_trimmed_to_what_the_rules_need(tmp_path, clock):
         tmp_path,
         rules=[Rule("all", 5, 1.0, "five a second")],
         clock=clock,
-        sleep=clock.sleep,
     )
     for _ in range(100):
-        limiter.acquire("b", KIND_DEFAULT)
+        acquire(limiter, clock, KIND_DEFAULT)
         clock.now += 0.01
 
     stored = json.loads((tmp_path / "b.json").read_text())["scopes"]["all"]
@@ -379,10 +363,7 @@ def redis_prefix(redis_url):
 @pytest.mark.redis
 def test_redis_sliding_window_with_a_fake_clock(redis_url, redis_prefix, clock):
     limiter = RedisRateLimiter(
-        redis.Redis.from_url(redis_url),
-        clock=clock,
-        sleep=clock.sleep,
-        prefix=redis_prefix,
+        redis.Redis.from_url(redis_url), clock=clock, prefix=redis_prefix
     )
     start = clock.now
     for _ in range(30):
@@ -390,13 +371,13 @@ def test_redis_sliding_window_with_a_fake_clock(redis_url, redis_prefix, clock):
         clock.now += 1.5
 
     refused = limiter.try_acquire("b", KIND_CHECK)
-    waited = limiter.acquire("b", KIND_CHECK)
+    waited = acquire(limiter, clock, KIND_CHECK)
 
     assert not refused.granted
     assert refused.wait == pytest.approx(start + 60 - (start + 45), abs=0.002)
     assert refused.reason == "Instantly's domain-check limit (30 per minute)"
     assert waited == pytest.approx(15.0, abs=0.002)
-    assert limiter.wait_time("b", KIND_CHECK) > 0
+    assert not limiter.try_acquire("b", KIND_CHECK).granted
 
 
 @pytest.mark.redis
@@ -408,14 +389,14 @@ def test_redis_half_budget_with_server_time(redis_url, redis_prefix):
     for attempt in range(3):
         bucket = f"b{attempt}"
         started = time.monotonic()
-        granted = [limiter.try_acquire(bucket, KIND_DEFAULT).granted for _ in range(51)]
+        reservations = [limiter.try_acquire(bucket, KIND_DEFAULT) for _ in range(51)]
         if time.monotonic() - started < 1.0:
             break
     else:
         pytest.fail("51 round trips to Redis never fit inside one second")
 
-    assert granted == [True] * 50 + [False]
-    assert 0 < limiter.wait_time(bucket, KIND_DEFAULT) <= 1.0
+    assert [r.granted for r in reservations] == [True] * 50 + [False]
+    assert 0 < reservations[-1].wait <= 1.0
 
 
 @pytest.mark.redis

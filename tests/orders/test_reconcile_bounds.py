@@ -389,7 +389,7 @@ def test_the_order_page_lists_the_reconciliation_checks(
 def test_a_partly_cancelled_order_still_waiting_for_mailboxes_can_be_stuck(
     workspace, operator, django_capture_on_commit_callbacks
 ):
-    from orders import fulfilment
+    from orders import conf, fulfilment
     from orders.models import Mailbox, MailboxStatus, OrderItem
 
     order = Order.objects.create(
@@ -416,9 +416,7 @@ def test_a_partly_cancelled_order_still_waiting_for_mailboxes_can_be_stuck(
     )
 
     with (
-        time_machine.travel(
-            timezone.now() + fulfilment.stuck_after() + timedelta(minutes=1)
-        ),
+        time_machine.travel(timezone.now() + conf.stuck_after() + timedelta(minutes=1)),
         django_capture_on_commit_callbacks(execute=True),
     ):
         flagged = fulfilment.orders_flag_stuck()

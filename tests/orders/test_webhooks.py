@@ -23,6 +23,7 @@ from orders import crypto, notifications, tasks, webhooks
 from orders.models import DeliveryStatus, NotificationDelivery, OrderStatus
 from tests.factories import MembershipFactory, OrderFactory, UserFactory
 from tests.integration.support import TaskQueue, submitted_order
+from tests.task_capture import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -309,11 +310,7 @@ def test_a_name_that_turns_private_at_send_time_is_recorded_and_not_retried(
 @pytest.fixture
 def enqueued(monkeypatch):  # type: ignore[no-untyped-def]
     """What the request thread hands to the broker, instead of the conftest's direct call."""
-    sent: list[dict[str, object]] = []
-    monkeypatch.setattr(
-        tasks.deliver_notification_task, "delay", lambda **kw: sent.append(kw)
-    )
-    return sent
+    return recorded(monkeypatch, "orders.deliver_notification")
 
 
 def test_approving_with_a_hanging_webhook_only_enqueues(

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from orders.management.commands.seed_demo import DEMO_PASSWORD, DEMO_USERS, STAFF_USER
+from orders.processes import beat_command, worker_command
 
 
 def _wait_for_port(
@@ -52,42 +53,16 @@ class Command(BaseCommand):
         # The fulfilment poll pages through every demo account each minute: one line per
         # request would bury everything else in this console (set it to INFO to see them).
         env.setdefault("DFY_INSTANTLY_LOG_LEVEL", "WARNING")
-        python = sys.executable
         commands = {
             "web": [
-                python,
+                sys.executable,
                 "manage.py",
                 "runserver",
                 "--noreload",
                 f"{options['host']}:{port}",
             ],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "dfyportal",
-                "worker",
-                "-l",
-                "info",
-                "--concurrency",
-                "2",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            "beat": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "dfyportal",
-                "beat",
-                "-l",
-                "info",
-                "--schedule",
-                str(settings.CELERY_BEAT_SCHEDULE_FILENAME),
-            ],
+            "worker": worker_command(),
+            "beat": beat_command(settings.CELERY_BEAT_SCHEDULE_FILENAME),
         }
         # Each child gets its own process group so that one Ctrl-C is handled here, once.
         procs: dict[str, subprocess.Popen[bytes]] = {}

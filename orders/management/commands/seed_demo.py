@@ -69,11 +69,11 @@ class Command(BaseCommand):
         except ImportError:
             return
         ensure_demo_key(workspace)
+        from orders import enqueue
         from orders.models import InstantlyKey, KeyStatus
-        from orders.tasks import verify_key_task
 
         if InstantlyKey.objects.filter(
             workspace=workspace, status=KeyStatus.UNVERIFIED
         ).exists():
             # The worker started by `make run` verifies it, so the dashboard shows a real status.
-            verify_key_task.delay_on_commit(workspace_id=workspace.pk)
+            enqueue.verify_key(workspace_id=workspace.pk)

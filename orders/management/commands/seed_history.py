@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from orders.management.commands.generate_orders import attempt_id, orders_generate
+from orders.history_generator import attempt_id, orders_generate
 from orders.models import Membership, Order, Workspace
 
 DEMO_ORDERS = 320

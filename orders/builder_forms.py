@@ -1,4 +1,5 @@
-"""Parsing the order builder's one big form.
+"""The order builder's forms: the one big form (parsed by hand), the new-order form and the
+CSV import.
 
 The builder posts every domain row and mailbox row with indexed names
 (`item-3-domain`, `item-3-mb-0-prefix`, ...). Parsing keeps whatever the user typed: values
@@ -16,10 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
+from django import forms
 from django.http import QueryDict
 
+from orders import mailbox_csv
 from orders.models import OrderType, Provider
 from orders.rules import DraftItem, DraftMailbox
 
@@ -211,3 +214,52 @@ def parse_builder_post(data: QueryDict) -> BuilderPost:
         version=version,
         errors=errors,
     )
+
+
+# --- The new-order form and the CSV import --------------------------------------------
+
+
+class NewOrderForm(forms.Form):
+    order_type = forms.ChoiceField(
+        choices=OrderType.choices, initial=OrderType.DFY, widget=forms.RadioSelect
+    )
+    title = forms.CharField(
+        max_length=120,
+        required=False,
+        help_text="Optional, e.g. the client or campaign.",
+    )
+
+
+class CsvImportForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    file = forms.FileField()
+
+    imported: mailbox_csv.CsvImport | None = None
+    decode_error: str = ""
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        # The one cap (mailbox_csv.MAX_UPLOAD_BYTES), checked before the file is read.
+        if too_big := mailbox_csv.upload_size_problem(upload.size):
+            raise forms.ValidationError(too_big)
+        decoded = mailbox_csv.decode_upload(upload.read())
+        if not decoded.ok:
+            raise forms.ValidationError(decoded.error)
+        self.imported = mailbox_csv.import_csv(decoded.text)
+        if not self.imported.ok:
+            raise forms.ValidationError("The file has problems; nothing was imported.")
+        if self.imported.rows > MAX_DRAFT_MAILBOXES:
+            raise forms.ValidationError(
+                f"The file has {self.imported.rows:,} mailboxes; a draft holds at most "
+                f"{MAX_DRAFT_MAILBOXES:,}. Nothing was imported; split the file into "
+                "several orders."
+            )
+        return upload
+
+    @property
+    def imported_count(self) -> int:
+        return self.imported.rows if self.imported else 0
+
+    def problems(self) -> list[str]:
+        listed = [p.message for p in self.imported.problems] if self.imported else []
+        return [*[str(e) for e in self.errors.get("file", [])], *listed]

@@ -1,0 +1,81 @@
+"""What a history row and a CSV line show about an order's items (domains, providers,
+mailbox counts), in one grouped query per page or chunk, and the order fields both load."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from django.db.models import Count, Q
+
+from orders.models import MailboxStatus, OrderItem, Provider
+
+ROW_FIELDS: Final = (
+    "pk",
+    "title",
+    "order_type",
+    "status",
+    "created_at",
+    "submitted_at",
+    "decided_at",
+    "placed_at",
+    "ready_at",
+    "workspace_id",
+    "requester__username",
+    "approver__username",
+    "approved_quote__due_now",
+    "approved_quote__per_month",
+    "approved_quote__per_year",
+)
+
+
+@dataclass
+class OrderSummary:
+    """What an order row shows about its items: computed per page (or CSV chunk)."""
+
+    domains: list[str] = field(default_factory=list)
+    providers: set[int] = field(default_factory=set)
+    mailboxes: int = 0
+    ready: int = 0
+    cancelled: int = 0
+
+    @property
+    def provider_labels(self) -> list[str]:
+        return [Provider(p).label for p in sorted(self.providers)]
+
+    @property
+    def first_domain(self) -> str:
+        return self.domains[0] if self.domains else ""
+
+    @property
+    def more_domains(self) -> int:
+        return max(0, len(self.domains) - 1)
+
+
+def order_summaries(order_ids: Sequence[int]) -> dict[int, OrderSummary]:
+    """Domains, providers and mailbox counts of the given orders, in one grouped query."""
+    if not order_ids:
+        return {}
+    rows = (
+        OrderItem.objects.filter(order_id__in=order_ids)
+        .values_list("order_id", "domain", "provider")
+        .annotate(
+            n=Count("mailboxes"),
+            ready=Count("mailboxes", filter=Q(mailboxes__status=MailboxStatus.READY)),
+            cancelled=Count(
+                "mailboxes", filter=Q(mailboxes__status=MailboxStatus.CANCELLED)
+            ),
+        )
+        # Grouping by the item's own key keeps one row per item, in the order's item order.
+        .order_by("order_id", "position", "pk")
+    )
+    summaries: dict[int, OrderSummary] = {}
+    for order_id, domain, provider, n, ready, cancelled in rows:
+        summary = summaries.setdefault(order_id, OrderSummary())
+        summary.domains.append(domain)
+        summary.providers.add(provider)
+        summary.mailboxes += n
+        summary.ready += ready
+        summary.cancelled += cancelled
+    return summaries
