@@ -83,7 +83,11 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "orders/rules.py",
-        ("tests/orders/test_rules.py", "tests/orders/test_rules_parity.py"),
+        (
+            "tests/orders/test_rules.py",
+            "tests/orders/test_rules_exact.py",
+            "tests/orders/test_rules_parity.py",
+        ),
     ),
     Module(
         "orders/cancellation.py",
