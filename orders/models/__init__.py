@@ -1,0 +1,113 @@
+"""The portal's domain: workspaces and who may act in them, keys, orders and their audit trail.
+
+Money is Decimal everywhere. Single-row predicates live here; writes with side effects live
+in `orders/services.py`.
+
+Modules: `workspaces` (policy, members and roles, Instantly keys), `order` (types, statuses,
+the queryset, the order), `items` (providers, items, mailboxes), `quote`, `audit` (events,
+edits, undo snapshots), `remote` (availability checks, the mirror of Instantly's lists),
+`notifications` (delivery attempts). Import from the package: the names below are its
+interface.
+"""
+
+from __future__ import annotations
+
+# In the order of the former single module: the order Django registers the models in, and so
+# lists, dumps and serializes them in.
+# isort: off
+from orders.models.workspaces import (
+    ApprovalPolicy,
+    Workspace,
+    Role,
+    ROLE_RANK,
+    MembershipQuerySet,
+    Membership,
+    KeyStatus,
+    KeyDisplay,
+    InstantlyKey,
+    PendingKeyStatus,
+    PendingInstantlyKey,
+)
+from orders.models.order import (
+    OrderType,
+    OrderStatus,
+    EDITABLE_STATUSES,
+    IN_FLIGHT_STATUSES,
+    AWAITING_DECISION_STATUSES,
+    FULFILMENT_STATUSES,
+    BUDGET_STATUSES,
+    LIVE_STATUSES,
+    CANCELLABLE_STATUSES,
+    OrderQuerySet,
+    Order,
+)
+from orders.models.items import (
+    Provider,
+    OrderItem,
+    MailboxStatus,
+    Mailbox,
+)
+from orders.models.quote import (
+    Quote,
+)
+from orders.models.audit import (
+    EVENT_LABELS,
+    OrderEvent,
+    OrderEdit,
+    DraftSnapshot,
+)
+from orders.models.remote import (
+    CheckStatus,
+    DomainCheck,
+    ForwardingMode,
+    RemoteDomain,
+    RemoteAccount,
+)
+from orders.models.notifications import (
+    NotificationChannel,
+    DeliveryStatus,
+    NotificationDelivery,
+)
+# isort: on
+
+__all__ = [
+    "AWAITING_DECISION_STATUSES",
+    "ApprovalPolicy",
+    "BUDGET_STATUSES",
+    "CANCELLABLE_STATUSES",
+    "CheckStatus",
+    "DeliveryStatus",
+    "DomainCheck",
+    "DraftSnapshot",
+    "EDITABLE_STATUSES",
+    "EVENT_LABELS",
+    "FULFILMENT_STATUSES",
+    "ForwardingMode",
+    "IN_FLIGHT_STATUSES",
+    "InstantlyKey",
+    "KeyDisplay",
+    "KeyStatus",
+    "LIVE_STATUSES",
+    "Mailbox",
+    "MailboxStatus",
+    "Membership",
+    "MembershipQuerySet",
+    "NotificationChannel",
+    "NotificationDelivery",
+    "Order",
+    "OrderEdit",
+    "OrderEvent",
+    "OrderItem",
+    "OrderQuerySet",
+    "OrderStatus",
+    "OrderType",
+    "PendingInstantlyKey",
+    "PendingKeyStatus",
+    "Provider",
+    "Quote",
+    "ROLE_RANK",
+    "RemoteAccount",
+    "RemoteDomain",
+    "Role",
+    "Workspace",
+]

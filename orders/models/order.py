@@ -1,0 +1,231 @@
+"""The order: its type, its statuses and the sets of them the workflow reads, the queryset
+every read goes through (scoped to a workspace), and the order row itself."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from orders.models.workspaces import Workspace
+
+
+class OrderType(models.TextChoices):
+    DFY = "dfy", "New domains (DFY)"
+    PRE_WARMED_UP = "pre_warmed_up", "Pre-warmed domains"
+    EXTRA_ACCOUNTS = "extra_accounts", "Extra mailboxes on owned domains"
+
+
+class OrderStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PENDING_APPROVAL = "pending_approval", "Waiting for approval"
+    REJECTED = "rejected", "Rejected"
+    APPROVED = "approved", "Approved, queued"
+    NEEDS_REAPPROVAL = "needs_reapproval", "Price changed, needs re-approval"
+    SUBMITTING = "submitting", "Submitting to Instantly"
+    PLACED = "placed", "Placed"
+    PROVISIONING = "provisioning", "Provisioning mailboxes"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Refused by Instantly"
+    # No default card at Instantly: the order waits until a person pays or adds one there,
+    # then tries again (docs/lifecycle-bounds.md). Nothing was bought.
+    AWAITING_CHECKOUT = "awaiting_checkout", "Awaiting payment at Instantly"
+    UNKNOWN = "unknown", "Outcome unknown, reconciling"
+    NEEDS_ATTENTION = "needs_attention", "Needs attention"
+    PARTIALLY_CANCELLED = "partially_cancelled", "Partially cancelled"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+EDITABLE_STATUSES = frozenset({OrderStatus.DRAFT, OrderStatus.REJECTED})
+IN_FLIGHT_STATUSES = frozenset(
+    {
+        OrderStatus.SUBMITTING,
+        OrderStatus.UNKNOWN,
+        OrderStatus.PLACED,
+        OrderStatus.PROVISIONING,
+    }
+)
+
+
+AWAITING_DECISION_STATUSES = frozenset(
+    {OrderStatus.PENDING_APPROVAL, OrderStatus.NEEDS_REAPPROVAL}
+)
+FULFILMENT_STATUSES = frozenset({OrderStatus.PLACED, OrderStatus.PROVISIONING})
+# Everything that is (or may be) bought and not cancelled: the budget counts these.
+BUDGET_STATUSES = frozenset(
+    {
+        OrderStatus.APPROVED,
+        OrderStatus.AWAITING_CHECKOUT,
+        OrderStatus.SUBMITTING,
+        OrderStatus.UNKNOWN,
+        OrderStatus.NEEDS_ATTENTION,
+        OrderStatus.PLACED,
+        OrderStatus.PROVISIONING,
+        OrderStatus.READY,
+        OrderStatus.PARTIALLY_CANCELLED,
+    }
+)
+# The order page polls while one of these may still change without anyone clicking.
+LIVE_STATUSES = frozenset(
+    {
+        OrderStatus.APPROVED,
+        OrderStatus.SUBMITTING,
+        OrderStatus.UNKNOWN,
+        OrderStatus.PLACED,
+        OrderStatus.PROVISIONING,
+    }
+)
+CANCELLABLE_STATUSES = frozenset(
+    {
+        OrderStatus.PLACED,
+        OrderStatus.PROVISIONING,
+        OrderStatus.READY,
+        OrderStatus.PARTIALLY_CANCELLED,
+    }
+)
+
+
+class OrderQuerySet(models.QuerySet["Order"]):
+    def in_workspace(self, workspace: Workspace) -> Self:
+        """The one entry point for reading orders: everything is scoped to a workspace."""
+        return self.filter(workspace=workspace)
+
+    def pending_approval(self) -> Self:
+        return self.filter(status=OrderStatus.PENDING_APPROVAL)
+
+    def in_flight(self) -> Self:
+        return self.filter(status__in=IN_FLIGHT_STATUSES)
+
+    def awaiting_decision(self) -> Self:
+        """Requests a lead must decide: new ones and those whose price changed at re-quote."""
+        return self.filter(status__in=AWAITING_DECISION_STATUSES)
+
+    def committed_spend(self) -> Self:
+        """Orders whose recurring cost counts against the monthly budget."""
+        return self.filter(status__in=BUDGET_STATUSES)
+
+    def being_fulfilled(self) -> Self:
+        """Orders the fulfilment poll follows: placed and not yet fully provisioned."""
+        return self.filter(status__in=FULFILMENT_STATUSES)
+
+
+class Order(models.Model):
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.PROTECT, related_name="orders"
+    )
+    order_type = models.CharField(
+        max_length=20, choices=OrderType, default=OrderType.DFY
+    )
+    status = models.CharField(
+        max_length=24, choices=OrderStatus, default=OrderStatus.DRAFT
+    )
+    title = models.CharField(max_length=120, blank=True)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="requested_orders",
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_orders",
+    )
+    approved_quote = models.ForeignKey(
+        "Quote", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # Bumped on every edit of the draft: a save carrying an older version is refused, so two
+    # tabs on one draft cannot silently overwrite each other.
+    version = models.PositiveIntegerField(default=1)
+    submission_attempt_id = models.UUIDField(null=True, blank=True, editable=False)
+    attempt_started_at = models.DateTimeField(null=True, blank=True)
+    placement_response = models.TextField(
+        blank=True, help_text="Instantly's raw answer to the real order."
+    )
+    # Reconciliation of an unknown outcome: how many times the list endpoints were read.
+    reconcile_checks = models.PositiveIntegerField(default=0)
+    attention_reason = models.TextField(blank=True)
+    last_progress_at = models.DateTimeField(null=True, blank=True)
+    decision_comment = models.TextField(blank=True)
+    # Who approved or rejected (`approver` is set only by an approval).
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The difference the worker found at re-quote: {"field": [approved, now], ...}.
+    drift = models.JSONField(default=dict, blank=True)
+    # Instantly's definitive refusal in its own terms: order_error, lists, HTTP status.
+    refusal = models.JSONField(default=dict, blank=True)
+    # What reconciliation found on the list endpoints: found / missing domains or mailboxes.
+    reconcile_evidence = models.JSONField(default=dict, blank=True)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
+    # When the sweeper may start the next reconciliation check (backoff); null means now.
+    next_reconcile_at = models.DateTimeField(null=True, blank=True)
+    # When a person was last told that the current status outlived its bound; "told once"
+    # means this is later than the moment the order entered that status.
+    overdue_notified_at = models.DateTimeField(null=True, blank=True)
+    # Claims given back because nothing was sent (429, connect error, re-quote unreachable).
+    placement_tries = models.PositiveIntegerField(default=0)
+    provisioning_at = models.DateTimeField(null=True, blank=True)
+    stuck_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    # Who froze the current quote for approval: four-eyes keeps them from approving it.
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["workspace", "status"], name="order_ws_status"),
+            models.Index(fields=["workspace", "-created_at"], name="order_ws_created"),
+            # The sweeper and the fulfilment poll look across workspaces by status.
+            models.Index(fields=["status", "updated_at"], name="order_status_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "orders:detail", kwargs={"slug": self.workspace.slug, "pk": self.pk}
+        )
+
+    @property
+    def display_name(self) -> str:
+        """The one name pages, emails, exports and admin use for the order."""
+        return self.title.strip() or f"Untitled order #{self.pk}"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in EDITABLE_STATUSES
+
+    @property
+    def is_live(self) -> bool:
+        """Still changing by itself (worker, reconciliation, provisioning): pages poll."""
+        return self.status in LIVE_STATUSES
+
+    @property
+    def awaits_decision(self) -> bool:
+        return self.status in AWAITING_DECISION_STATUSES
+
+    def can_cancel(self) -> bool:
+        return self.status in CANCELLABLE_STATUSES

@@ -1,0 +1,134 @@
+"""What the portal learns from Instantly about domains and mailboxes: background
+availability checks of pasted lists, and the mirror of Instantly's list endpoints."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from orders.models.items import Provider
+from orders.models.order import Order
+from orders.models.workspaces import Workspace
+
+
+class CheckStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Checking"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class DomainCheck(models.Model):
+    """One availability check of a pasted list, run in the background in batches of 50 under
+    Instantly's domains/check limit; its progress is what the builder polls."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="domain_checks"
+    )
+    order = models.ForeignKey(
+        Order,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="domain_checks",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    domains = models.JSONField(default=list)
+    # {domain: {"state": "available" | "taken" | "restricted" | "unsupported_tld" | "invalid", "keyword": str}}
+    results = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=10, choices=CheckStatus, default=CheckStatus.QUEUED
+    )
+    waiting_until = models.DateTimeField(null=True, blank=True)
+    wait_reason = models.CharField(max_length=200, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Check of {len(self.domains)} domains"
+
+    @property
+    def total(self) -> int:
+        return len(self.domains)
+
+    @property
+    def checked(self) -> int:
+        return len(self.results)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {CheckStatus.DONE, CheckStatus.FAILED}
+
+
+class ForwardingMode(models.TextChoices):
+    REDIRECT = "redirect", "Redirect (the address changes)"
+    STEALTH = "stealth", "Stealth (the address stays)"
+
+
+class RemoteDomain(models.Model):
+    """Mirror of a domain Instantly reports as ordered by this workspace (list endpoints)."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="remote_domains"
+    )
+    domain = models.CharField(max_length=253)
+    provider = models.PositiveSmallIntegerField(choices=Provider, null=True, blank=True)
+    forwarding_domain = models.CharField(max_length=253, blank=True)
+    forwarding_mode = models.CharField(
+        max_length=10, blank=True, choices=ForwardingMode
+    )
+    is_pre_warmed_up = models.BooleanField(default=False)
+    created_remote_at = models.DateTimeField(null=True, blank=True)
+    cancelled_remote_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "domain"], name="remotedomain_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class RemoteAccount(models.Model):
+    """Mirror of a mailbox Instantly reports for this workspace. The password is never stored;
+    only whether it was non-empty (Instantly's one readiness signal)."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="remote_accounts"
+    )
+    remote_id = models.CharField(max_length=100)
+    email = models.CharField(max_length=320)
+    domain = models.CharField(max_length=253)
+    provider = models.PositiveSmallIntegerField(choices=Provider)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    is_pre_warmed_up = models.BooleanField(default=False)
+    is_ready = models.BooleanField(default=False)
+    created_remote_at = models.DateTimeField(null=True, blank=True)
+    cancelled_remote_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "remote_id"], name="remoteaccount_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "email"], name="remoteaccount_email")
+        ]
+
+    def __str__(self) -> str:
+        return self.email
