@@ -34,6 +34,8 @@ lint: $(STAMP)
 	git ls-files -z -- '*.py' | xargs -0 $(BIN)/django-upgrade --target-version 5.2 --check
 	git ls-files -z -- 'templates/*.html' | xargs -0 $(BIN)/djade --target-version 5.2 --check
 	DJANGO_DEBUG=true $(BIN)/mypy dfyportal orders sandbox bench tests
+	@# The import contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml).
+	$(BIN)/lint-imports --no-cache
 	@# Code left out of coverage says why, on the same line.
 	! git grep -nE 'pragma: no cover *$$' -- '*.py'
 	DJANGO_DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run

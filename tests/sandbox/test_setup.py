@@ -8,8 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from orders.demo import ensure_demo_key
 from orders.models import InstantlyKey
-from sandbox.demo import ensure_demo_key
 from sandbox.models import (
     Charge,
     DfyAccount,

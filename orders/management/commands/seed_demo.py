@@ -57,7 +57,7 @@ class Command(BaseCommand):
     def _mirror_at_sandbox(self, workspace: Workspace) -> None:
         """What the history says was bought exists at the sandbox too."""
         try:
-            from sandbox.demo import mirror_demo_orders
+            from orders.demo import mirror_demo_orders
         except ImportError:
             return
         mirror_demo_orders(workspace)
@@ -65,7 +65,7 @@ class Command(BaseCommand):
     def _seed_sandbox_key(self, workspace: Workspace) -> None:
         """Give the demo workspace a sandbox key once the sandbox can issue one."""
         try:
-            from sandbox.demo import ensure_demo_key
+            from orders.demo import ensure_demo_key
         except ImportError:
             return
         ensure_demo_key(workspace)

@@ -1,4 +1,6 @@
-"""Sandbox data for the demo: called by `manage.py seed_demo`, safe to run again."""
+"""Demo data on both sides (the portal workspace and its sandbox remote): called by
+`manage.py seed_demo`, safe to run again. It lives in `orders` because it wires the portal to
+the sandbox; the sandbox itself never imports the portal (docs/architecture.md)."""
 
 from __future__ import annotations
 
