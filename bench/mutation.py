@@ -370,9 +370,11 @@ def rerun_survivors(module: Module, children: int) -> dict[str, dict[str, Any]]:
         for p in mutated
     ):
         return run_module(module, children)
-    # Everything else is refreshed (tests and the code they import change together).
+    # Everything else is refreshed (tests and the code they import change together), and the
+    # test selection takes the added tests.
     _copy_tree(work, set(mutated), module.package)
     (work / "mutation_isolation.py").write_text(ISOLATION)
+    config.write_text(_config(module))
     names = [n for s in done.values() for n in s["survivors"]]
     if names:
         log = work / "mutmut-survivors.log"
