@@ -281,6 +281,20 @@ def _results(work: Path) -> dict[str, dict[str, int | None]]:
     return codes
 
 
+def _merge_results(work: Path, before: dict[str, dict[str, int | None]]) -> None:
+    """mutmut keeps only the mutants of its last run in a `.meta` file: put the earlier run's
+    results back under the new ones, so a module's figures stay whole."""
+    for path, codes in before.items():
+        meta = work / "mutants" / f"{path}.meta"
+        data = json.loads(meta.read_text())
+        merged = dict(codes)
+        merged.update(
+            {k: v for k, v in data["exit_code_by_key"].items() if v is not None}
+        )
+        data["exit_code_by_key"] = merged
+        meta.write_text(json.dumps(data))
+
+
 def _summary(codes: dict[str, int | None]) -> dict[str, Any]:
     counts = {"killed": 0, "survived": 0, "timeout": 0, "other": 0}
     survivors = []
@@ -377,9 +391,11 @@ def rerun_survivors(module: Module, children: int) -> dict[str, dict[str, Any]]:
     config.write_text(_config(module))
     names = [n for s in done.values() for n in s["survivors"]]
     if names:
+        before = _results(work)
         log = work / "mutmut-survivors.log"
         last = _mutmut(work, "run", "--max-children", str(children), *names, log=log)
         sys.stdout.write(f"{last.strip()}  (full output: {log.relative_to(ROOT)})\n")
+        _merge_results(work, before)
     summaries = _summaries(module)
     for summary in summaries.values():
         for name in summary["survivors"]:

@@ -173,3 +173,32 @@ def test_only_a_to_z_in_upper_case_is_called_upper_case():
     assert (
         prefix_problem("ja^ne") == "contains '^'; use only a-z, 0-9, '.', '-' and '_'"
     )
+
+
+@pytest.mark.parametrize(
+    ("order_type", "expected"),
+    [
+        (
+            "pre_warmed_up",
+            (
+                "mailboxes",
+                "mailboxes_ignored",
+                "acme.com: pre-warmed domains come with their mailboxes; the ones listed "
+                "here are ignored",
+                "warning",
+            ),
+        ),
+        (
+            "extra_accounts",
+            (
+                "provider",
+                "unsupported_provider",
+                "acme.com: Microsoft domains cannot take extra mailboxes",
+                "error",
+            ),
+        ),
+    ],
+)
+def test_each_order_type_rule_names_its_field(order_type, expected):
+    item = DraftItem("acme.com", MICROSOFT, "", (JANE,))
+    assert findings(item, order_type=order_type) == [expected]
