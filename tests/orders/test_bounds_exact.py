@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, cast
 
 import pytest
+from django.utils import timezone
 
 from orders import notifications
 from orders.drafts import order_event_record
@@ -410,3 +411,106 @@ def test_a_reason_without_a_start_time_says_so():
         "No check of Instantly's lists could run since an unknown time: is the worker "
         f"running? {HINT}"
     )
+
+
+# --- what the sweep's own query must get right, not only the re-check -----------------------
+
+
+def test_the_latest_move_in_time_counts_whatever_order_the_rows_were_written(told):
+    order = order_in(
+        OrderStatus.PENDING_APPROVAL, NOW - DAY
+    )  # written first, moved last
+    moved(order, OrderStatus.PENDING_APPROVAL, NOW - 5 * DAY)
+    assert bounds.entered_at(order) == NOW - DAY
+    assert bounds.orders_flag_overdue(now=NOW) == 0
+    assert bounds._tell(order.pk, OrderStatus.PENDING_APPROVAL, NOW) == 0
+    assert told == []
+
+
+def test_only_the_orders_own_moves_into_its_status_count(told):
+    order = order_in(OrderStatus.PENDING_APPROVAL, NOW - 4 * DAY)
+    other = order_in(OrderStatus.PENDING_APPROVAL, NOW - timedelta(hours=1))
+    moved(order, OrderStatus.APPROVED, NOW - timedelta(hours=2))  # not its status now
+    assert bounds.entered_at(order) == NOW - 4 * DAY
+    assert bounds.orders_flag_overdue(now=NOW) == 1
+    assert told == [(order.pk, "approval_requested")]
+    assert bounds._tell(other.pk, OrderStatus.PENDING_APPROVAL, NOW) == 0
+
+
+def test_orders_within_their_bound_never_take_a_batch_place(told, monkeypatch):
+    monkeypatch.setattr(bounds, "SWEEP_BATCH_SIZE", 1)
+    order_in(OrderStatus.PENDING_APPROVAL, NOW - DAY)  # lower id, not yet due
+    due = order_in(OrderStatus.PENDING_APPROVAL, NOW - 4 * DAY)
+    unknown_order(NOW - timedelta(hours=1))  # lower id, not yet due
+    lost = unknown_order(NOW - 3 * timedelta(hours=1))
+    assert bounds.orders_flag_overdue(now=NOW) == 2
+    assert told == [(due.pk, "approval_requested"), (lost.pk, "needs_attention")]
+
+
+def test_a_reminder_for_a_status_the_order_left_long_ago_is_not_sent(told):
+    order = order_in(OrderStatus.APPROVED, NOW - 5 * DAY)
+    assert bounds._tell(order.pk, OrderStatus.PENDING_APPROVAL, NOW) == 0
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.APPROVED
+    assert told == []
+
+
+def test_bounds_are_reported_in_hours_and_minutes_as_configured(told, settings):
+    settings.DFY_PENDING_APPROVAL_REMIND_SECONDS = 4141  # 1.15 hours
+    settings.DFY_APPROVED_MAX_SECONDS = 3000
+    waiting = order_in(OrderStatus.PENDING_APPROVAL, NOW - DAY)
+    approved = order_in(OrderStatus.APPROVED, NOW - DAY)
+    assert bounds.orders_flag_overdue(now=NOW) == 2
+    assert waiting.events.get(kind="approval_reminder").detail["bound_hours"] == 1.2
+    assert "within 50 minutes" in Order.objects.get(pk=approved.pk).attention_reason
+
+
+def test_telling_writes_only_its_own_fields(told, monkeypatch):
+    """Another writer's change between the sweep's read and its save survives."""
+    record = order_event_record
+
+    def record_then_interfere(**kwargs: Any) -> OrderEvent:
+        Order.objects.filter(pk=kwargs["order"].pk).update(reconcile_checks=7)
+        return record(**kwargs)
+
+    monkeypatch.setattr(bounds, "order_event_record", record_then_interfere)
+    waiting = order_in(OrderStatus.PENDING_APPROVAL, NOW - 4 * DAY)
+    lost = unknown_order(NOW - 3 * timedelta(hours=1))
+    assert bounds.orders_flag_overdue(now=NOW) == 2
+    assert Order.objects.get(pk=waiting.pk).reconcile_checks == 7
+    assert Order.objects.get(pk=lost.pk).reconcile_checks == 7
+
+
+def test_an_unknown_outcome_is_concluded_for_the_named_order_only(told):
+    """Attempt ids are random; two rows sharing one (a copied row) still move one by one."""
+    first = unknown_order(NOW - 3 * timedelta(hours=1))
+    twin = unknown_order(NOW - 3 * timedelta(hours=1))
+    Order.objects.filter(pk=twin.pk).update(
+        submission_attempt_id=first.submission_attempt_id
+    )
+    assert bounds._unknown_overdue(first.pk, first.submission_attempt_id, NOW) == 1
+    assert Order.objects.get(pk=twin.pk).status == OrderStatus.UNKNOWN
+
+
+def test_a_refusal_without_words_does_not_lead_the_reason():
+    evidence = {"tally": {"refused": 1}, "result": "refused"}
+    assert reason_for(1, evidence) == (
+        f"Instantly's list endpoints failed once since {SINCE}. {HINT}"
+    )
+
+
+class Nameless(tzinfo):
+    """A zone that has no name to show."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=1)
+
+    def tzname(self, dt: datetime | None) -> None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+
+def test_a_time_in_a_zone_without_a_name_shows_no_name():
+    with timezone.override(Nameless()):
+        assert bounds.clock(NOW) == "2026-03-10 13:00"
