@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import transaction
 
 from orders import notifications, tasks, workflow
 from orders.drafts import order_event_record
@@ -166,12 +165,9 @@ def test_an_approval_records_what_was_approved_and_by_whom(pending, lead, sent):
     assert sent == ["place", "approved"]
 
 
-def test_an_approval_writes_only_its_own_fields(pending, lead):
-    with transaction.atomic():
-        Order.objects.filter(pk=pending.pk).update(reconcile_checks=7)  # another writer
-        workflow.order_approve(order=pending, by=lead, comment="  fine  ")
+def test_an_approval_keeps_the_comment_trimmed(pending, lead):
+    workflow.order_approve(order=pending, by=lead, comment="  fine  ")
     pending.refresh_from_db()
-    assert pending.reconcile_checks == 7
     assert pending.decision_comment == "fine"
 
 
@@ -202,14 +198,11 @@ def test_an_approval_of_a_quote_no_longer_current_says_so(pending, lead):
 
 
 def test_a_rejection_records_the_reason_and_who_decided(pending, lead, sent):
-    with transaction.atomic():
-        Order.objects.filter(pk=pending.pk).update(reconcile_checks=7)
-        workflow.order_reject(order=pending, by=lead, comment="  Too many domains. ")
+    workflow.order_reject(order=pending, by=lead, comment="  Too many domains. ")
     pending.refresh_from_db()
     assert pending.status == OrderStatus.REJECTED
     assert pending.decided_by == lead
     assert pending.decision_comment == "Too many domains."
-    assert pending.reconcile_checks == 7
     event = pending.events.get(kind="rejected")
     assert (event.actor, event.from_status, event.to_status) == (
         lead,
@@ -257,3 +250,24 @@ def test_only_leads_see_the_count_of_waiting_requests(
         Membership, MembershipFactory(user=UserFactory(username="sam"), role="lead")
     )
     assert approval.pending_approvals_for(membership=stranger) == 0
+
+
+@pytest.fixture
+def interfering(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer changes a field between the decision's read of the row and its save."""
+    record = order_event_record
+
+    def record_then_interfere(**kwargs: Any) -> OrderEvent:
+        Order.objects.filter(pk=kwargs["order"].pk).update(reconcile_checks=7)
+        return record(**kwargs)
+
+    monkeypatch.setattr(approval, "order_event_record", record_then_interfere)
+
+
+@pytest.mark.usefixtures("interfering")
+def test_decisions_write_only_their_own_fields(pending, workspace, operator, lead):
+    workflow.order_approve(order=pending, by=lead)
+    assert Order.objects.get(pk=pending.pk).reconcile_checks == 7
+    other = submitted_order(workspace, operator)
+    workflow.order_reject(order=other, by=lead, comment="No.")
+    assert Order.objects.get(pk=other.pk).reconcile_checks == 7

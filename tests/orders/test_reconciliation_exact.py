@@ -17,7 +17,7 @@ from typing import Any, cast
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from orders import crypto, fulfilment, notifications, services, tasks
@@ -1138,16 +1138,6 @@ def test_marking_placed_without_a_comment_records_an_empty_one(workspace, ws_adm
     assert events(order)[0].detail == {"comment": "", "evidence": EVIDENCE}
 
 
-def test_marking_placed_writes_only_its_own_fields(workspace, lead):
-    order = attention_order(workspace)
-    with transaction.atomic():
-        Order.objects.filter(pk=order.pk).update(reconcile_checks=7)  # another writer
-        reconciliation.order_mark_placed(order=order, by=lead)
-    order.refresh_from_db()
-    assert order.reconcile_checks == 7
-    assert order.status == OrderStatus.PLACED
-
-
 def outsider(other_workspace: Workspace) -> User:
     """A lead, but of another workspace."""
     membership = MembershipFactory(
@@ -1378,16 +1368,6 @@ def test_only_a_failed_or_unresolved_order_is_re_submitted(
         "awaiting payment at Instantly can be re-submitted."
     )
     assert_untouched(order, queued)
-
-
-def test_a_re_submission_writes_only_its_own_fields(workspace, lead):
-    order = failed_before(workspace)
-    with transaction.atomic():
-        Order.objects.filter(pk=order.pk).update(reconcile_checks=7)  # another writer
-        reconciliation.order_resubmit(order=order, by=lead)
-    order.refresh_from_db()
-    assert order.reconcile_checks == 7
-    assert order.status == OrderStatus.APPROVED
 
 
 def test_a_re_submission_saves_only_its_own_fields_after_the_audit_row(
