@@ -416,15 +416,19 @@ def test_a_reason_without_a_start_time_says_so():
 # --- what the sweep's own query must get right, not only the re-check -----------------------
 
 
-def test_the_latest_move_in_time_counts_whatever_order_the_rows_were_written(told):
-    order = order_in(
-        OrderStatus.PENDING_APPROVAL, NOW - DAY
-    )  # written first, moved last
+def test_the_latest_move_in_time_counts_whatever_order_the_rows_were_written(
+    told, monkeypatch
+):
+    monkeypatch.setattr(bounds, "SWEEP_BATCH_SIZE", 1)
+    # Written first, moved last:
+    order = order_in(OrderStatus.PENDING_APPROVAL, NOW - DAY)
     moved(order, OrderStatus.PENDING_APPROVAL, NOW - 5 * DAY)
+    due = order_in(OrderStatus.PENDING_APPROVAL, NOW - 4 * DAY)
     assert bounds.entered_at(order) == NOW - DAY
-    assert bounds.orders_flag_overdue(now=NOW) == 0
     assert bounds._tell(order.pk, OrderStatus.PENDING_APPROVAL, NOW) == 0
-    assert told == []
+    # Not due, so it does not take the batch's one place from the order that is.
+    assert bounds.orders_flag_overdue(now=NOW) == 1
+    assert told == [(due.pk, "approval_requested")]
 
 
 def test_only_the_orders_own_moves_into_its_status_count(told):
