@@ -271,3 +271,84 @@ def test_decisions_write_only_their_own_fields(pending, workspace, operator, lea
     other = submitted_order(workspace, operator)
     workflow.order_reject(order=other, by=lead, comment="No.")
     assert Order.objects.get(pk=other.pk).reconcile_checks == 7
+
+
+# --- the checks behind the approve button ----------------------------------------------------
+
+
+def test_a_total_exactly_at_the_budget_is_within_it():
+    assert check("1250.00", "1200.00", "50.00").exceeded is False
+    assert check("1249.99", "1200.00", "50.00").exceeded is True
+    assert check(None, "1200.00", "50.00").exceeded is False
+
+
+def membership_of(user: User, workspace) -> Membership:  # type: ignore[no-untyped-def]
+    return Membership.objects.get(user=user, workspace=workspace)
+
+
+def test_each_reason_against_approving_is_worded_for_the_person(
+    pending, workspace, operator, lead
+):
+    draft = cast(Order, OrderFactory(workspace=workspace))
+    assert approval.approval_check(
+        order=draft, membership=membership_of(operator, workspace)
+    ).reasons == (
+        "This order is draft, not waiting for approval.",
+        "Only a lead or a workspace admin can approve orders.",
+        "There is no quote to approve.",
+    )
+    quote = pending.approved_quote
+    assert quote is not None
+    type(quote).objects.filter(pk=quote.pk).update(is_valid=False)
+    pending.refresh_from_db()
+    assert approval.approval_check(
+        order=pending, membership=membership_of(lead, workspace)
+    ).reasons == (
+        "Instantly's latest simulation refuses this order; it must be edited first.",
+    )
+
+
+def test_what_the_inbox_already_read_is_not_read_again(
+    pending, workspace, lead, django_assert_num_queries
+):
+    """The inbox passes the committed spend and the editors it read for every row."""
+    membership = membership_of(lead, workspace)
+    pending.workspace = workspace
+    with django_assert_num_queries(0):
+        check = approval.approval_check(
+            order=pending, membership=membership, committed=Decimal("0.00"), editors={}
+        )
+    assert check.allowed is True
+    assert check.budget.committed == Decimal("0.00")
+
+
+def test_auto_approval_says_which_policy_approved_it(workspace, operator, remote):
+    workspace.approval_policy = "never"
+    workspace.save()
+    order = submitted_order(workspace, operator)
+    assert order.status == OrderStatus.APPROVED
+    event = order.events.get(kind="auto_approved")
+    assert event.actor is None
+    assert event.detail["comment"] == "Auto-approved: no approval (auto-approve)."
+
+
+def test_an_auto_approval_over_budget_is_recorded_and_waits_for_a_person(
+    workspace, operator, remote, sent
+):
+    workspace.approval_policy = "never"
+    workspace.monthly_budget = Decimal("1.00")
+    workspace.save()
+    order = submitted_order(workspace, operator)
+    assert order.status == OrderStatus.PENDING_APPROVAL
+    event = order.events.get(kind="auto_approval_blocked")
+    assert (event.actor, event.from_status, event.to_status) == (
+        operator,
+        OrderStatus.PENDING_APPROVAL,
+        OrderStatus.PENDING_APPROVAL,
+    )
+    budget = approval.budget_check(order=order)
+    assert event.detail == {
+        "reason": f"Over budget: {budget.summary()}",
+        "budget": budget.as_detail(),
+    }
+    assert sent == ["approval_requested"]
