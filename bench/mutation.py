@@ -440,6 +440,8 @@ def main(argv: list[str]) -> int:
     for module in MODULES:
         if selected and module.path not in selected:
             continue
+        if report_only and not _work(module).exists():
+            continue  # results copied in from another checkout: keep them as they are
         if report_only:
             summaries = _summaries(module)
         elif survivors_only:
