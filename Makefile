@@ -46,7 +46,7 @@ fmt: $(STAMP)
 	git ls-files -z -- 'templates/*.html' | xargs -0 $(BIN)/djade --target-version 5.2
 
 bench: $(STAMP)
-	DJANGO_DEBUG=true DJANGO_LOG_LEVEL=WARNING $(BIN)/python -m bench $(ARGS)
+	DJANGO_DEBUG=true DJANGO_LOG_LEVEL=WARNING DFY_INSTANTLY_LOG_LEVEL=WARNING $(BIN)/python -m bench $(ARGS)
 
 # Mutation testing of the money path (minutes, not part of CI): var/mutation.json, and the
 # survivors on screen. `make mutate ARGS=orders/rules.py` runs one module; docs/testing.md.
