@@ -23,3 +23,28 @@ def queue(monkeypatch):  # type: ignore[no-untyped-def]
     from tests.integration.support import TaskQueue
 
     return TaskQueue(monkeypatch)
+
+
+@pytest.fixture
+def cancellable(  # type: ignore[no-untyped-def]
+    workspace, operator, lead, remote, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Placed at the in-process sandbox: acme-mail.com with jane and john, tryacme.org with
+    jane, both Google ($5.00 a mailbox a month, $15.00 a domain a year:
+    tests/orders/test_bill.py). The cancellation tests start from it."""
+    from orders import workflow
+    from orders.models import OrderStatus
+    from tests.integration.support import JANE, JOHN, TaskQueue, submitted_order
+
+    queue = TaskQueue(monkeypatch)
+    order = submitted_order(
+        workspace,
+        operator,
+        items=[("acme-mail.com", 1, [JANE, JOHN]), ("tryacme.org", 1, [JANE])],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        workflow.order_approve(order=order, by=lead)
+    queue.drain(django_capture_on_commit_callbacks)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PLACED
+    return order

@@ -9,32 +9,13 @@ import json
 import pytest
 from django.urls import reverse
 
-from orders import cancellation, workflow
+from orders import cancellation
 from orders.models import Mailbox, MailboxStatus, OrderStatus
 from sandbox.models import DfyAccount, DomainOrder
 from tests.factories import MembershipFactory
-from tests.integration.support import JANE, JOHN, TaskQueue, submitted_order
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def placed(
-    workspace, operator, lead, remote, monkeypatch, django_capture_on_commit_callbacks
-):
-    queue = TaskQueue(monkeypatch)
-    order = submitted_order(
-        workspace,
-        operator,
-        items=[("acme-mail.com", 1, [JANE, JOHN]), ("tryacme.org", 1, [JANE])],
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        workflow.order_approve(order=order, by=lead)
-    queue.drain(django_capture_on_commit_callbacks)
-    order.refresh_from_db()
-    assert order.status == OrderStatus.PLACED
-    return order
 
 
 def mailbox(order, email):
@@ -44,12 +25,12 @@ def mailbox(order, email):
     )
 
 
-def test_preview_says_the_last_mailbox_cancels_the_domain(placed):
+def test_preview_says_the_last_mailbox_cancels_the_domain(cancellable):
     preview = cancellation.cancellation_preview(
-        order=placed,
+        order=cancellable,
         mailbox_ids=[
-            mailbox(placed, "jane@acme-mail.com").pk,
-            mailbox(placed, "jane@tryacme.org").pk,
+            mailbox(cancellable, "jane@acme-mail.com").pk,
+            mailbox(cancellable, "jane@tryacme.org").pk,
         ],
     )
 
@@ -62,81 +43,87 @@ def test_preview_says_the_last_mailbox_cancels_the_domain(placed):
     assert "permanently deletes every Unibox email" in preview.warning
 
 
-def test_whole_domain_selection_takes_all_its_mailboxes(placed):
-    preview = cancellation.cancellation_preview(order=placed, domains=["acme-mail.com"])
+def test_whole_domain_selection_takes_all_its_mailboxes(cancellable):
+    preview = cancellation.cancellation_preview(
+        order=cancellable, domains=["acme-mail.com"]
+    )
 
     assert preview.emails == ["jane@acme-mail.com", "john@acme-mail.com"]
     assert preview.domains_cancelled == ["acme-mail.com"]
     assert preview.phrase == "cancel 2 mailboxes"
 
 
-def test_a_wrong_confirmation_cancels_nothing(placed, lead, remote):
+def test_a_wrong_confirmation_cancels_nothing(cancellable, lead, remote):
     with pytest.raises(
         cancellation.CancelError, match='Type "cancel 1 mailbox" to confirm'
     ):
         cancellation.order_cancel_mailboxes(
-            order=placed, by=lead, domains=["tryacme.org"], confirmation="yes"
+            order=cancellable, by=lead, domains=["tryacme.org"], confirmation="yes"
         )
 
     assert remote.requests("accounts/cancel") == 0
     assert not DfyAccount.objects.filter(timestamp_cancelled__isnull=False).exists()
 
 
-def test_cancel_calls_instantly_once_and_records_each_mailbox(placed, lead, remote):
+def test_cancel_calls_instantly_once_and_records_each_mailbox(
+    cancellable, lead, remote
+):
     outcome = cancellation.order_cancel_mailboxes(
-        order=placed,
+        order=cancellable,
         by=lead,
         mailbox_ids=[
-            mailbox(placed, "jane@tryacme.org").pk,
-            mailbox(placed, "jane@acme-mail.com").pk,
+            mailbox(cancellable, "jane@tryacme.org").pk,
+            mailbox(cancellable, "jane@acme-mail.com").pk,
         ],
         confirmation="  Cancel 2  mailboxes ",
     )
 
-    placed.refresh_from_db()
+    cancellable.refresh_from_db()
     assert outcome.results == [
         ("jane@acme-mail.com", "cancelled"),
         ("jane@tryacme.org", "cancelled"),
     ]
-    assert placed.status == OrderStatus.PARTIALLY_CANCELLED
-    assert mailbox(placed, "jane@tryacme.org").status == MailboxStatus.CANCELLED
-    assert mailbox(placed, "john@acme-mail.com").status == MailboxStatus.REQUESTED
+    assert cancellable.status == OrderStatus.PARTIALLY_CANCELLED
+    assert mailbox(cancellable, "jane@tryacme.org").status == MailboxStatus.CANCELLED
+    assert mailbox(cancellable, "john@acme-mail.com").status == MailboxStatus.REQUESTED
     assert remote.requests("accounts/cancel") == 1
     assert DomainOrder.objects.get(domain="tryacme.org").timestamp_cancelled is not None
     assert DomainOrder.objects.get(domain="acme-mail.com").timestamp_cancelled is None
-    assert list(placed.events.values_list("kind", flat=True))[-2:] == [
+    assert list(cancellable.events.values_list("kind", flat=True))[-2:] == [
         "cancel_request",
         "mailboxes_cancelled",
     ]
 
 
-def test_cancelling_every_mailbox_cancels_the_order(placed, lead):
+def test_cancelling_every_mailbox_cancels_the_order(cancellable, lead):
     cancellation.order_cancel_mailboxes(
-        order=placed,
+        order=cancellable,
         by=lead,
         domains=["acme-mail.com", "tryacme.org"],
         confirmation="cancel 3 mailboxes",
     )
 
-    placed.refresh_from_db()
-    assert placed.status == OrderStatus.CANCELLED
-    assert placed.finished_at is not None
+    cancellable.refresh_from_db()
+    assert cancellable.status == OrderStatus.CANCELLED
+    assert cancellable.finished_at is not None
 
 
-def test_an_operator_cannot_cancel(placed, operator):
+def test_an_operator_cannot_cancel(cancellable, operator):
     with pytest.raises(cancellation.CancelError, match="Only a lead"):
         cancellation.order_cancel_mailboxes(
-            order=placed,
+            order=cancellable,
             by=operator,
             domains=["tryacme.org"],
             confirmation="cancel 1 mailbox",
         )
 
 
-def test_cancel_views_preview_then_confirm_over_htmx(client, placed, lead, workspace):
+def test_cancel_views_preview_then_confirm_over_htmx(
+    client, cancellable, lead, workspace
+):
     client.force_login(lead)
-    url = reverse("orders:cancel", args=[workspace.slug, placed.pk])
-    target = mailbox(placed, "jane@tryacme.org")
+    url = reverse("orders:cancel", args=[workspace.slug, cancellable.pk])
+    target = mailbox(cancellable, "jane@tryacme.org")
 
     preview = client.post(url, {"step": "preview", "mailbox": [target.pk]}, headers=HX)
     wrong = client.post(
@@ -157,21 +144,21 @@ def test_cancel_views_preview_then_confirm_over_htmx(client, placed, lead, works
     assert 'id="unibox-warning"' in preview_html
     assert "<code>cancel 1 mailbox</code>" in preview_html
     assert "Type &quot;cancel 1 mailbox&quot; to confirm" in wrong.content.decode()
-    assert done["HX-Redirect"] == placed.get_absolute_url()
-    assert done["HX-Trigger"] == json.dumps({"orderCancelled": {"id": placed.pk}})
+    assert done["HX-Redirect"] == cancellable.get_absolute_url()
+    assert done["HX-Trigger"] == json.dumps({"orderCancelled": {"id": cancellable.pk}})
     target.refresh_from_db()
     assert target.status == MailboxStatus.CANCELLED
-    page = client.get(placed.get_absolute_url()).content.decode()
+    page = client.get(cancellable.get_absolute_url()).content.decode()
     results = page[page.index('id="cancel-results"') :]
     assert "jane@tryacme.org</td><td>Cancelled" in results
     assert "1 of 1 mailboxes cancelled." in page
 
 
 def test_cancel_views_plain_branch_shows_page_then_redirects(
-    client, placed, lead, workspace
+    client, cancellable, lead, workspace
 ):
     client.force_login(lead)
-    url = reverse("orders:cancel", args=[workspace.slug, placed.pk])
+    url = reverse("orders:cancel", args=[workspace.slug, cancellable.pk])
 
     page = client.post(url, {"step": "preview", "domain": ["tryacme.org"]})
     done = client.post(
@@ -187,21 +174,23 @@ def test_cancel_views_plain_branch_shows_page_then_redirects(
     assert "<html" in page.content.decode()
     assert "You are about to cancel 1 mailbox" in page.content.decode()
     assert done.status_code == 302
-    assert done["Location"] == placed.get_absolute_url()
+    assert done["Location"] == cancellable.get_absolute_url()
     assert "Last cancellation" in detail.content.decode()
     assert "1 of 1 mailboxes cancelled." in detail.content.decode()
 
 
-def test_cancel_view_permissions(client, placed, operator, workspace, other_workspace):
+def test_cancel_view_permissions(
+    client, cancellable, operator, workspace, other_workspace
+):
     stranger = MembershipFactory(workspace=other_workspace, role="admin").user
-    url = reverse("orders:cancel", args=[workspace.slug, placed.pk])
+    url = reverse("orders:cancel", args=[workspace.slug, cancellable.pk])
 
     client.force_login(operator)
     as_operator = client.post(url, {"step": "preview", "domain": ["tryacme.org"]})
     client.force_login(stranger)
     as_stranger = client.post(url, {"step": "preview", "domain": ["tryacme.org"]})
     elsewhere = client.post(
-        reverse("orders:cancel", args=[other_workspace.slug, placed.pk]),
+        reverse("orders:cancel", args=[other_workspace.slug, cancellable.pk]),
         {"step": "preview"},
     )
 

@@ -20,7 +20,7 @@ from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from orders import billing, cancellation, services, workflow
+from orders import billing, cancellation, services
 from orders.instantly import (
     InstantlyClient,
     InstantlyError,
@@ -39,7 +39,6 @@ from orders.models import (
     Workspace,
 )
 from tests.factories import MembershipFactory, OrderFactory, UserFactory
-from tests.integration.support import JANE, JOHN, TaskQueue, submitted_order
 
 pytestmark = pytest.mark.django_db
 
@@ -49,27 +48,6 @@ LONG_AGO = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 # --- orders to cancel from --------------------------------------------------------------------
-
-
-@pytest.fixture
-def placed(
-    workspace, operator, lead, remote, monkeypatch, django_capture_on_commit_callbacks
-):
-    """Placed at the sandbox (tests/orders/test_cancellation.py): acme-mail.com with jane and
-    john, tryacme.org with jane, both Google ($5.00 a mailbox a month, $15.00 a domain a
-    year: tests/orders/test_bill.py)."""
-    queue = TaskQueue(monkeypatch)
-    order = submitted_order(
-        workspace,
-        operator,
-        items=[("acme-mail.com", 1, [JANE, JOHN]), ("tryacme.org", 1, [JANE])],
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        workflow.order_approve(order=order, by=lead)
-    queue.drain(django_capture_on_commit_callbacks)
-    order.refresh_from_db()
-    assert order.status == OrderStatus.PLACED
-    return order
 
 
 def order_with(
@@ -492,11 +470,12 @@ def test_instantlys_mailboxes_are_matched_on_the_lower_case_domain_exactly(
 # --- the preview: what stops being billed -------------------------------------------------
 
 
-def test_the_billing_stops_of_a_partial_selection_from_the_orders_bill(placed):
+def test_the_billing_stops_of_a_partial_selection_from_the_orders_bill(cancellable):
     # Google: each cancelled mailbox stops $5.00 a month; the domain's $15.00 a year stops
     # only with its last mailbox (tryacme.org here, not acme-mail.com).
     chosen = preview(
-        placed, mailbox_ids=ids(placed, "jane@acme-mail.com", "jane@tryacme.org")
+        cancellable,
+        mailbox_ids=ids(cancellable, "jane@acme-mail.com", "jane@tryacme.org"),
     )
     stops = [d.stops for d in chosen.domains]
     assert stops == [
@@ -507,8 +486,8 @@ def test_the_billing_stops_of_a_partial_selection_from_the_orders_bill(placed):
     assert str(chosen.yearly_stops) == "15.00"
 
 
-def test_the_billing_stops_of_the_whole_order(placed):
-    chosen = preview(placed, domains=["acme-mail.com", "tryacme.org"])
+def test_the_billing_stops_of_the_whole_order(cancellable):
+    chosen = preview(cancellable, domains=["acme-mail.com", "tryacme.org"])
     assert [
         (str(d.stops.per_month), str(d.stops.domain_per_year)) for d in chosen.domains
     ] == [
@@ -519,8 +498,8 @@ def test_the_billing_stops_of_the_whole_order(placed):
     assert str(chosen.yearly_stops) == "30.00"
 
 
-def test_no_domain_ending_stops_nothing_a_year(placed):
-    chosen = preview(placed, mailbox_ids=ids(placed, "john@acme-mail.com"))
+def test_no_domain_ending_stops_nothing_a_year(cancellable):
+    chosen = preview(cancellable, mailbox_ids=ids(cancellable, "john@acme-mail.com"))
     assert str(chosen.monthly_stops) == "5.00"
     assert str(chosen.yearly_stops) == "0.00"
 
@@ -861,16 +840,16 @@ def test_a_lost_answer_that_cannot_be_read_back_is_unknown_for_every_address(
     assert not Mailbox.objects.filter(status=MailboxStatus.CANCELLED).exists()
 
 
-def test_without_a_client_the_workspaces_instantly_is_called(placed, lead, remote):
+def test_without_a_client_the_workspaces_instantly_is_called(cancellable, lead, remote):
     outcome = cancellation.order_cancel_mailboxes(
-        order=placed,
+        order=cancellable,
         by=lead,
         domains=["tryacme.org"],
         confirmation="cancel 1 mailbox",
     )
     assert outcome.results == [("jane@tryacme.org", "cancelled")]
     assert remote.requests("accounts/cancel") == 1
-    assert events(placed)[-1] == (
+    assert events(cancellable)[-1] == (
         "mailboxes_cancelled",
         lead,
         "placed",

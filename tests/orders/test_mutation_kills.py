@@ -30,7 +30,7 @@ from orders.workflow import common as workflow_common
 from sandbox.switches import switches_set
 from tests.factories import MembershipFactory, OrderFactory
 from tests.integration.support import TaskQueue, submitted_order
-from tests.orders.test_builder_views import HX, JANE, JOHN, build_url, form_state
+from tests.orders.test_builder_views import HX, JANE, build_url, form_state
 
 pytestmark = pytest.mark.django_db
 
@@ -311,24 +311,6 @@ def test_too_many_unsent_tries_ask_a_person_and_say_nothing_was_sent(
 
 
 # orders/cancellation.py: what Instantly answered decides what is recorded as cancelled.
-
-
-@pytest.fixture
-def cancellable(
-    workspace, operator, lead, remote, monkeypatch, django_capture_on_commit_callbacks
-):
-    queue = TaskQueue(monkeypatch)
-    order = submitted_order(
-        workspace,
-        operator,
-        items=[("acme-mail.com", 1, [JANE, JOHN]), ("tryacme.org", 1, [JANE])],
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        workflow.order_approve(order=order, by=lead)
-    queue.drain(django_capture_on_commit_callbacks)
-    order.refresh_from_db()
-    assert order.status == OrderStatus.PLACED
-    return order
 
 
 THREE = ["jane@acme-mail.com", "john@acme-mail.com", "jane@tryacme.org"]
