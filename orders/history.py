@@ -24,10 +24,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 
-# `orders_csv_chunks` and `money_text` are re-exported (`as`): the admin imports them from here.
-from orders.history_export import orders_csv_chunks as orders_csv_chunks
 from orders.history_summaries import ROW_FIELDS
-from orders.history_table import money_text as money_text
 from orders.models import (
     IN_FLIGHT_STATUSES,
     Mailbox,

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
 from orders import enqueue
-from orders.history import orders_csv_chunks
+from orders.history_export import orders_csv_chunks
 from orders.models import InstantlyKey, Order, OrderStatus, Workspace
 
 

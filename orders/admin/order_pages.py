@@ -19,7 +19,8 @@ from django.utils.safestring import SafeString
 
 from orders.admin.common import ViewOnlyMixin, numbered
 from orders.admin.order_actions import export_csv, reconcile, resync_from_instantly
-from orders.history import money_text, orders_search
+from orders.history import orders_search
+from orders.history_table import money_text
 from orders.models import (
     Mailbox,
     Order,

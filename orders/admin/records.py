@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
 from orders.admin.common import ViewOnlyMixin, order_link
-from orders.history import money_text
+from orders.history_table import money_text
 from orders.models import (
     DraftSnapshot,
     NotificationDelivery,

@@ -12,7 +12,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from orders.admin.common import ViewOnlyMixin
-from orders.history import money_text
+from orders.history_table import money_text
 from orders.models import InstantlyKey, Membership, PendingInstantlyKey, Workspace
 
 
