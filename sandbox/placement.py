@@ -27,9 +27,6 @@ from sandbox.pricing import PricedLine, Quote, quote
 from sandbox.switches import Effective
 from sandbox.timestamps import now_ms
 
-# `evaluate` and `parse_items` are imported from here by the rules parity tests.
-__all__ = ["evaluate", "order_place", "parse_items"]
-
 
 def _sorted_ids(count: int) -> list[uuid.UUID]:
     # Rows of one order share a timestamp and lists sort on (timestamp, id): ascending ids

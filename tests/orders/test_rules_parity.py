@@ -7,7 +7,7 @@ import pytest
 
 from orders.rules import DraftItem, DraftMailbox, check_draft, has_errors
 from sandbox.models import DomainOrder, RestrictedKeyword
-from sandbox.placement import evaluate, parse_items
+from sandbox.order_evaluation import evaluate, parse_items
 from sandbox.rules import DEFAULT_RESTRICTED_KEYWORDS
 from sandbox.services import sandbox_workspace_create
 from sandbox.switches import effective
