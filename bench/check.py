@@ -19,7 +19,7 @@ def _measure() -> dict[str, Figure]:
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    from orders import drafts, finders, services
+    from orders import drafts, finders, instantly_keys
     from orders.models import DomainCheck, Workspace
     from orders.ratelimit import MemoryRateLimiter
     from sandbox.models import RequestLog
@@ -30,7 +30,7 @@ def _measure() -> dict[str, Figure]:
     sandbox_ws, key = sandbox_workspace_create(name="bench-check")
     workspace = Workspace.objects.create(name="Bench", slug="bench")
     user = get_user_model().objects.create_user("bench-check")
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace,
         by=None,
         secret=key,
@@ -45,7 +45,7 @@ def _measure() -> dict[str, Figure]:
     )
     limiter = MemoryRateLimiter()
     start = time.perf_counter()
-    with services.instantly_client_for(
+    with instantly_keys.instantly_client_for(
         workspace=workspace, transport=in_process_transport(), limiter=limiter
     ) as client:
         finders.domain_check_run(check=check, client=client)

@@ -36,12 +36,12 @@ def run() -> dict[str, Figure]:
 def _in_process_remote() -> None:
     """Every Instantly client talks to the sandbox in this process (as tests/conftest.py's
     `remote` fixture does): the portal's client code path, no network."""
-    from orders import services
+    from orders import instantly_keys
     from orders.ratelimit import MemoryRateLimiter
     from sandbox.testing import in_process_transport
 
     limiter = MemoryRateLimiter()
-    real_factory = services.instantly_client_for
+    real_factory = instantly_keys.instantly_client_for
 
     def in_process(*, workspace: Any, **overrides: Any) -> Any:
         overrides.setdefault("transport", in_process_transport())
@@ -49,7 +49,7 @@ def _in_process_remote() -> None:
         overrides.setdefault("sleep", lambda seconds: None)
         return real_factory(workspace=workspace, **overrides)
 
-    services.instantly_client_for = in_process
+    instantly_keys.instantly_client_for = in_process
 
 
 def _form(order: Any, items: list[Any]) -> dict[str, str]:
@@ -84,7 +84,7 @@ def _measure() -> dict[str, Figure]:
     from django.test import Client
     from django.urls import reverse
 
-    from orders import drafts, services
+    from orders import drafts, instantly_keys
     from orders.builder_forms import MAX_DRAFT_DOMAINS, MAX_DRAFT_MAILBOXES
     from orders.models import Membership, Order, Quote, Workspace
     from orders.rules import DraftItem, DraftMailbox
@@ -97,7 +97,7 @@ def _measure() -> dict[str, Figure]:
     user = get_user_model().objects.create_user("bench", password="bench-pass-123")
     Membership.objects.create(user=user, workspace=workspace, role="operator")
     _sandbox, key = sandbox_workspace_create(name="bench")
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace,
         by=None,
         secret=key,

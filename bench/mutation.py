@@ -90,6 +90,16 @@ MODULES: tuple[Module, ...] = (
         ),
     ),
     Module(
+        "orders/lifecycle.py",
+        (
+            "tests/orders/test_lifecycle.py",
+            "tests/orders/test_workflow.py",
+            "tests/orders/test_money_path_guards.py",
+            "tests/orders/test_fulfilment.py",
+            "tests/orders/test_cancellation.py",
+        ),
+    ),
+    Module(
         "orders/cancellation.py",
         (
             "tests/orders/test_cancellation.py",

@@ -31,7 +31,7 @@ def _measure() -> dict[str, Figure]:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from orders import fulfilment, services
+    from orders import fulfilment, instantly_keys
     from orders.models import (
         Mailbox,
         MailboxStatus,
@@ -51,7 +51,7 @@ def _measure() -> dict[str, Figure]:
     switches_set(workspace=sandbox_ws, provisioning_delay_seconds=120)
     workspace = Workspace.objects.create(name="Bench", slug="bench")
     user = get_user_model().objects.create_user("bench-poll")
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace,
         by=None,
         secret=key,
@@ -125,7 +125,7 @@ def _measure() -> dict[str, Figure]:
     pages = math.ceil(ORDERS / PAGE) + math.ceil(mailboxes / PAGE)
 
     start = time.perf_counter()
-    with services.instantly_client_for(
+    with instantly_keys.instantly_client_for(
         workspace=workspace,
         transport=in_process_transport(),
         limiter=MemoryRateLimiter(),

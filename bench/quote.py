@@ -51,7 +51,7 @@ def _measure() -> dict[str, Figure]:
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    from orders import drafts, services
+    from orders import drafts, instantly_keys
     from orders.models import Membership, Workspace
     from orders.rules import DraftItem, DraftMailbox
     from sandbox.services import sandbox_workspace_create
@@ -73,7 +73,7 @@ def _measure() -> dict[str, Figure]:
         workspace = Workspace.objects.create(name="Bench", slug="bench")
         user = get_user_model().objects.create_user("bench", password="bench-pass-123")
         Membership.objects.create(user=user, workspace=workspace, role="operator")
-        services.instantly_key_save(
+        instantly_keys.instantly_key_save(
             workspace=workspace,
             by=None,
             secret=key,
@@ -140,7 +140,7 @@ def _measure() -> dict[str, Figure]:
             )
         # Interleaved, so that load from anything else on the machine hits both alike.
         bare_samples, portal_samples = [], []
-        with services.instantly_client_for(workspace=workspace) as client:
+        with instantly_keys.instantly_client_for(workspace=workspace) as client:
             client.simulate_order(payload)  # warm-up
             for _ in range(RUNS):
                 bare_samples.append(_time(lambda: client.simulate_order(payload)))

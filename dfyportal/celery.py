@@ -37,6 +37,10 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
             "task": "orders.sweep_orders",
             "schedule": float(settings.DFY_SWEEP_INTERVAL),
         },
+        "sweep-cancellations": {
+            "task": "orders.sweep_cancellations",
+            "schedule": float(settings.DFY_SWEEP_INTERVAL),
+        },
         "poll-fulfilment": {
             "task": "orders.poll_fulfilment",
             "schedule": float(settings.DFY_POLL_INTERVAL),

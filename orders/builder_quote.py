@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orders import instantly, quotes, services
+from orders import instantly, instantly_keys, quotes
 from orders.models import Order, OrderItem
 
 
@@ -27,8 +27,8 @@ def quote_now(order: Order, items: Sequence[OrderItem] | None = None) -> QuoteVi
     """Ask for a quote of the saved draft; trouble becomes a message, never an exception.
     `items` (prefetched with their mailboxes) saves reading the draft again."""
     try:
-        client = services.instantly_client_for(workspace=order.workspace)
-    except services.InstantlyKeyMissing as exc:
+        client = instantly_keys.instantly_client_for(workspace=order.workspace)
+    except instantly_keys.InstantlyKeyMissing as exc:
         return QuoteView(problem=exc.problem, fix_key=True)
     try:
         with client:

@@ -10,8 +10,8 @@ import uuid
 from django.conf import settings
 from django.db import transaction
 
+from orders.instantly_keys import instantly_key_save
 from orders.models import InstantlyKey, OrderItem, Workspace
-from orders.services import instantly_key_save
 from sandbox.models import (
     DfyAccount,
     DomainOrder,

@@ -16,25 +16,27 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import (
+from orders.lifecycle import (
     AWAITING_DECISION_STATUSES,
     EDITABLE_STATUSES,
+    REOPENABLE_STATUSES,
+    EventKind,
+    OrderStatus,
+    order_event_record,
+    order_lock,
+    order_transition,
+)
+from orders.models import (
     DraftSnapshot,
     Mailbox,
     Membership,
     Order,
     OrderEdit,
-    OrderEvent,
     OrderItem,
-    OrderStatus,
     OrderType,
     Workspace,
 )
 from orders.rules import DraftItem, DraftMailbox
-
-REOPENABLE = frozenset(
-    {OrderStatus.PENDING_APPROVAL, OrderStatus.REJECTED, OrderStatus.NEEDS_REAPPROVAL}
-)
 
 
 class DraftError(Exception):
@@ -51,25 +53,6 @@ class DraftLocked(DraftError):
 
 class ReopenRefused(DraftError):
     """This person may not take the request back from its approvers."""
-
-
-def order_event_record(
-    *,
-    order: Order,
-    by: User | None,
-    kind: str,
-    from_status: str = "",
-    to_status: str = "",
-    **detail: object,
-) -> OrderEvent:
-    return OrderEvent.objects.create(
-        order=order,
-        actor=by,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        detail=detail,
-    )
 
 
 def draft_items(
@@ -110,7 +93,7 @@ def order_draft_create(
     order_event_record(
         order=order,
         by=by,
-        kind="created",
+        kind=EventKind.CREATED,
         to_status=OrderStatus.DRAFT,
         order_type=order_type,
     )
@@ -136,7 +119,7 @@ def order_draft_save(
     Raises DraftConflict when `version` is not the stored one (someone saved in between) and
     DraftLocked when the order is no longer editable. Local rule findings never block a save.
     """
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = order_lock(order)
     if locked.status not in EDITABLE_STATUSES:
         raise DraftLocked(
             f"This order is {locked.get_status_display().lower()} and can no longer be edited."
@@ -158,25 +141,19 @@ def order_draft_save(
         return locked
     if undo_label and before != list(items):
         _snapshot_take(order=locked, by=by, items=before, label=undo_label)
-    fields = ["version", "updated_at"]
+    changes: dict[str, object] = {"version": locked.version + 1}
     if order_type is not None and order_type != locked.order_type:
-        locked.order_type = OrderType(order_type)
-        fields.append("order_type")
+        changes["order_type"] = OrderType(order_type)
     if title is not None and title.strip() != locked.title:
-        locked.title = title.strip()
-        fields.append("title")
+        changes["title"] = title.strip()
     if locked.status == OrderStatus.REJECTED:
-        order_event_record(
-            order=locked,
-            by=by,
-            kind="revised",
-            from_status=locked.status,
-            to_status=OrderStatus.DRAFT,
+        order_transition(
+            locked, OrderStatus.DRAFT, kind=EventKind.REVISED, by=by, changes=changes
         )
-        locked.status = OrderStatus.DRAFT
-        fields.append("status")
-    locked.version += 1
-    locked.save(update_fields=fields)
+    else:
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=[*changes, "updated_at"])
     if contents_changed:
         # Only a real change makes an editor: an identical save of a rejected draft (autosave
         # on focus) revises it without making its reader one.
@@ -328,7 +305,7 @@ def reopen_refusal(*, order: Order, user: User) -> str | None:
 
     Reopening a request that waits for approval voids it, so only its submitter (taking it
     back) or a lead may; a rejected order is back with the team and anyone may revise it."""
-    if order.status not in REOPENABLE:
+    if order.status not in REOPENABLE_STATUSES:
         return (
             f"An order that is {order.get_status_display().lower()} cannot be edited."
         )
@@ -355,28 +332,23 @@ def order_reopen(*, order: Order, by: User) -> Order:
 
     Raises ReopenRefused when `by` may not void the request, DraftLocked when the order is
     past approval."""
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = order_lock(order)
     refusal = reopen_refusal(order=locked, user=by)
     if refusal is not None:
-        if locked.status not in REOPENABLE:
+        if locked.status not in REOPENABLE_STATUSES:
             raise DraftLocked(refusal)
         raise ReopenRefused(refusal)
-    order_event_record(
-        order=locked,
+    return order_transition(
+        locked,
+        OrderStatus.DRAFT,
+        kind=EventKind.REOPENED,
         by=by,
-        kind="reopened",
-        from_status=locked.status,
-        to_status=OrderStatus.DRAFT,
+        changes={
+            "approver": None,
+            "approved_quote": None,
+            "version": locked.version + 1,
+        },
     )
-    locked.status = OrderStatus.DRAFT
-    locked.approver = None
-    locked.approved_quote = None
-    locked.version += 1
-    locked.updated_at = timezone.now()
-    locked.save(
-        update_fields=["status", "approver", "approved_quote", "version", "updated_at"]
-    )
-    return locked
 
 
 @transaction.atomic
@@ -389,7 +361,7 @@ def order_submit(*, order: Order, by: User, version: int, fingerprint: str) -> O
     from orders.payload import fingerprint as payload_fingerprint
     from orders.payload import order_payload
 
-    locked = Order.objects.select_for_update().get(pk=order.pk)
+    locked = order_lock(order)
     if locked.status != OrderStatus.DRAFT:
         raise DraftLocked(
             f"This order is {locked.get_status_display().lower()}; only a draft can be submitted."
@@ -412,28 +384,19 @@ def order_submit(*, order: Order, by: User, version: int, fingerprint: str) -> O
         raise DraftError(
             "Instantly's simulation says this order would be refused; fix the marked rows first."
         )
-    order_event_record(
-        order=locked,
+    order_transition(
+        locked,
+        OrderStatus.PENDING_APPROVAL,
+        kind=EventKind.SUBMITTED,
         by=by,
-        kind="submitted",
-        from_status=locked.status,
-        to_status=OrderStatus.PENDING_APPROVAL,
+        changes={
+            "approved_quote": quote,
+            "submitted_at": timezone.now(),
+            "submitted_by": by,
+        },
         quote_id=quote.pk,
         due_now=str(quote.due_now),
         fingerprint=quote.fingerprint,
-    )
-    locked.status = OrderStatus.PENDING_APPROVAL
-    locked.approved_quote = quote
-    locked.submitted_at = timezone.now()
-    locked.submitted_by = by
-    locked.save(
-        update_fields=[
-            "status",
-            "approved_quote",
-            "submitted_at",
-            "submitted_by",
-            "updated_at",
-        ]
     )
     # The workspace's approval policy decides who approves (maybe nobody: auto-approval,
     # which enqueues placement on commit). Imported here: workflow builds on this module.

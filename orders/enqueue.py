@@ -6,9 +6,6 @@ yet, and a rollback sends nothing. Sending by name keeps orders/tasks.py, which 
 services, out of the services' own imports. The keyword arguments are typed here, so a caller
 cannot send a message its task would refuse; tests/orders/test_enqueue.py checks that every
 function matches its task's name and arguments.
-
-The frozen workflow modules still call `delay_on_commit` on the task objects; `place_order`
-and `reconcile_order` are here for when they move over.
 """
 
 from __future__ import annotations
@@ -53,7 +50,7 @@ def refresh_remote_mirror(*, workspace_id: int) -> None:
     _send_on_commit("orders.refresh_remote_mirror", workspace_id=workspace_id)
 
 
-# --- placement, reconciliation, fulfilment ------------------------------------------------
+# --- placement, reconciliation, fulfilment, cancellation ----------------------------------
 
 
 def place_order(*, order_id: int) -> None:
@@ -75,6 +72,11 @@ def reconcile_order_now(*, order_id: int) -> None:
 def poll_workspace(*, workspace_id: int) -> None:
     """Move the workspace's orders on from what Instantly reports (`orders.poll_workspace`)."""
     _send_on_commit("orders.poll_workspace", workspace_id=workspace_id)
+
+
+def cancel_mailboxes(*, run_id: int) -> None:
+    """Send a confirmed cancellation to Instantly (`orders.cancel_mailboxes`)."""
+    _send_on_commit("orders.cancel_mailboxes", run_id=run_id)
 
 
 # --- notifications ------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from orders import enqueue, instantly, mirror, quotes, services
+from orders import enqueue, instantly, instantly_keys, mirror, quotes
 from orders.domains import (
     CHECK_BATCH_SIZE,
     chunked,
@@ -79,14 +79,14 @@ def suggestions(*, order: Order, domain: str, tld: Sequence[str]) -> dict[str, A
     """Available domains similar to `domain`, minus those already in the draft."""
     taken = set(order.items.values_list("domain", flat=True))
     try:
-        with services.instantly_client_for(workspace=order.workspace) as client:
+        with instantly_keys.instantly_client_for(workspace=order.workspace) as client:
             found = client.similar_domains(domain, tlds=tuple(tld) or ("com", "org"))
-    except services.InstantlyKeyMissing as exc:
+    except instantly_keys.InstantlyKeyMissing as exc:
         return {"problem": exc.problem, "fix_key": True}
     except instantly.InstantlyError as exc:
         return {
             "problem": _remote_problem(exc),
-            "fix_key": isinstance(exc, services.KEY_PROBLEMS),
+            "fix_key": isinstance(exc, instantly_keys.KEY_PROBLEMS),
         }
     return {"suggested": [d for d in found if d not in taken], "query": domain}
 
@@ -158,7 +158,7 @@ def domain_check_run(
 
     try:
         own_client = client is None
-        client = client or services.instantly_client_for(
+        client = client or instantly_keys.instantly_client_for(
             workspace=check.workspace, on_wait=waiting
         )
         try:
@@ -179,7 +179,7 @@ def domain_check_run(
         finally:
             if own_client:
                 client.close()
-    except services.InstantlyKeyMissing as exc:
+    except instantly_keys.InstantlyKeyMissing as exc:
         return _check_failed(check, exc.problem)
     except instantly.InstantlyTransientError as exc:
         if not final:
@@ -222,16 +222,16 @@ def prewarmed_stock(
 ) -> dict[str, Any]:
     allowed = [e for e in extensions if e in {"com", "org", "co"}]
     try:
-        with services.instantly_client_for(workspace=order.workspace) as client:
+        with instantly_keys.instantly_client_for(workspace=order.workspace) as client:
             stock = client.pre_warmed_domains(
                 extensions=allowed or None, search=search.strip() or None
             )
-    except services.InstantlyKeyMissing as exc:
+    except instantly_keys.InstantlyKeyMissing as exc:
         return {"problem": exc.problem, "fix_key": True}
     except instantly.InstantlyError as exc:
         return {
             "problem": _remote_problem(exc),
-            "fix_key": isinstance(exc, services.KEY_PROBLEMS),
+            "fix_key": isinstance(exc, instantly_keys.KEY_PROBLEMS),
         }
     taken = set(order.items.values_list("domain", flat=True))
     rows = [
@@ -277,9 +277,9 @@ def _prewarmed_prices(
         ],
     }
     try:
-        with services.instantly_client_for(workspace=order.workspace) as client:
+        with instantly_keys.instantly_client_for(workspace=order.workspace) as client:
             result = client.simulate_order(payload)
-    except (services.InstantlyKeyMissing, instantly.InstantlyError) as exc:
+    except (instantly_keys.InstantlyKeyMissing, instantly.InstantlyError) as exc:
         logger.info("pre-warmed stock not priced: %s", type(exc).__name__)
         return {}
     return {

@@ -23,14 +23,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from orders import instantly, services
+from orders import instantly, instantly_keys
 from orders.domains import domain_problem, normalise_domain
-from orders.drafts import order_event_record
+from orders.lifecycle import BOUGHT_STATUSES, EventKind, order_event_record
 from orders.models import (
     ForwardingMode,
     Order,
     OrderItem,
-    OrderStatus,
     OrderType,
     RemoteDomain,
     Workspace,
@@ -41,15 +40,6 @@ logger = logging.getLogger(__name__)
 # The request waits at most this long for Instantly (limiter waits and retries included);
 # a longer wait is reported with the time to come back instead.
 FORWARDING_DEADLINE_SECONDS = 8.0
-# Orders whose domains were bought and may still be at Instantly.
-BOUGHT_STATUSES = frozenset(
-    {
-        OrderStatus.PLACED,
-        OrderStatus.PROVISIONING,
-        OrderStatus.READY,
-        OrderStatus.PARTIALLY_CANCELLED,
-    }
-)
 # Order types that buy the domain itself (extra_accounts adds mailboxes to an owned one).
 BUYING_TYPES = frozenset({OrderType.DFY, OrderType.PRE_WARMED_UP})
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -237,7 +227,7 @@ def forwarding_known(*, workspace: Workspace, domain: str) -> ForwardingState:
 
 
 def _client(workspace: Workspace) -> instantly.InstantlyClient:
-    return services.instantly_client_for(
+    return instantly_keys.instantly_client_for(
         workspace=workspace,
         deadline_seconds=FORWARDING_DEADLINE_SECONDS,
         max_read_retries=1,
@@ -254,7 +244,7 @@ def _wait_words(seconds: float) -> str:
 
 def forwarding_problem(exc: Exception, *, domain: str) -> ForwardingProblem:
     """Instantly's answer (or silence) in plain words."""
-    if isinstance(exc, services.InstantlyKeyMissing):
+    if isinstance(exc, instantly_keys.InstantlyKeyMissing):
         return ForwardingProblem(exc.problem, code="key", fix_key=True)
     if isinstance(exc, instantly.ForwardingConflict):
         return ForwardingProblem(
@@ -286,7 +276,7 @@ def forwarding_problem(exc: Exception, *, domain: str) -> ForwardingProblem:
                 code="no_answer",
             )
         return ForwardingProblem(NO_ANSWER_PROBLEM, code="no_answer")
-    if isinstance(exc, services.KEY_PROBLEMS):
+    if isinstance(exc, instantly_keys.KEY_PROBLEMS):
         return ForwardingProblem(
             f"Instantly refused the workspace's API key: {exc}",
             code="key",
@@ -314,7 +304,7 @@ def _ask(
         with _client(workspace) as built:
             result = getattr(built, call)(domain, **kwargs)
             return result
-    except (services.InstantlyKeyMissing, instantly.InstantlyError) as exc:
+    except (instantly_keys.InstantlyKeyMissing, instantly.InstantlyError) as exc:
         logger.info("forwarding %s of %s: %s", call, domain, type(exc).__name__)
         raise forwarding_problem(exc, domain=domain) from exc
 
@@ -354,7 +344,7 @@ def forwarding_set(
         forwarding_domain=forwarding_domain,
         mode=forwarding_mode,
     )
-    return _record(workspace, name, answer, before, by, kind="forwarding_set")
+    return _record(workspace, name, answer, before, by, kind=EventKind.FORWARDING_SET)
 
 
 def forwarding_remove(
@@ -368,7 +358,9 @@ def forwarding_remove(
     name = owned_domain(workspace=workspace, domain=domain)
     before = forwarding_known(workspace=workspace, domain=name)
     answer = _ask(workspace, name, client, "remove_forwarding")
-    return _record(workspace, name, answer, before, by, kind="forwarding_removed")
+    return _record(
+        workspace, name, answer, before, by, kind=EventKind.FORWARDING_REMOVED
+    )
 
 
 # --- Writes -------------------------------------------------------------------------------------
@@ -410,7 +402,7 @@ def _record(
     before: ForwardingState,
     by: User,
     *,
-    kind: str,
+    kind: EventKind,
 ) -> ForwardingState:
     after = _mirror_write(workspace, domain, answer)
     order = buying_order(workspace=workspace, domain=domain)
@@ -418,7 +410,7 @@ def _record(
         # Bought outside the portal: there is no order timeline to write to.
         logger.info("forwarding of %s changed by user %s (no order)", domain, by.pk)
         return after
-    if kind == "forwarding_set":
+    if kind == EventKind.FORWARDING_SET:
         message = f"{domain} → {after.forwarding_domain} ({after.forwarding_mode})"
         if before.forwarding_domain:
             message += f", was {before.forwarding_domain} ({before.forwarding_mode or 'mode not known'})"

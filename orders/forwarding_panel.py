@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 
 from orders import forwarding
+from orders.lifecycle import BOUGHT_STATUSES
 from orders.models import Order, Workspace
 
 
@@ -73,7 +74,7 @@ def order_panels(order: Order) -> list[Panel]:
     """One panel per domain the order bought and the workspace still owns."""
     if (
         order.order_type not in forwarding.BUYING_TYPES
-        or order.status not in forwarding.BOUGHT_STATUSES
+        or order.status not in BOUGHT_STATUSES
     ):
         return []
     panels = []

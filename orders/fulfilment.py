@@ -23,14 +23,13 @@ from django.db.models import Count, Exists, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from orders import conf, instantly, mirror, notifications, services
-from orders.drafts import order_event_record
+from orders import conf, instantly, instantly_keys, lifecycle, mirror
+from orders.lifecycle import EventKind, Notice
 from orders.models import (
     FULFILMENT_STATUSES,
     Mailbox,
     MailboxStatus,
     Order,
-    OrderEvent,
     OrderItem,
     OrderStatus,
     RemoteAccount,
@@ -100,7 +99,7 @@ def fulfilment_poll_workspace(
         )
     try:
         if client is None:
-            with services.instantly_client_for(workspace=workspace) as built:
+            with instantly_keys.instantly_client_for(workspace=workspace) as built:
                 refreshed = mirror.remote_mirror_refresh(
                     workspace=workspace, client=built
                 )
@@ -321,52 +320,49 @@ def _orders_apply(
             ),
         )
     }
-    events: list[OrderEvent] = []
-    moves: dict[str, list[int]] = defaultdict(list)
+    moves: list[tuple[Order, OrderStatus, dict[str, Any]]] = []
     progressed: list[int] = []
     rows = Order.objects.select_for_update().filter(pk__in=order_ids).only("status")
-    for order in rows:
+    for order in lifecycle.orders_lock_many(rows):
         if touched.get(order.pk, 0) > 0:
             progressed.append(order.pk)
         row = counts.get(order.pk)
         target = _order_target(order, row)
         if row is None or target is None or target == order.status:
             continue
-        moves[target].append(order.pk)
-        events.append(
-            OrderEvent(
-                order=order,
-                kind=target,
-                from_status=order.status,
-                to_status=target,
-                detail={
-                    "mailboxes": row["total"],
-                    "ready": row["ready"],
-                    "cancelled": row["cancelled"],
-                },
-            )
-        )
+        detail = {
+            "mailboxes": row["total"],
+            "ready": row["ready"],
+            "cancelled": row["cancelled"],
+        }
+        moves.append((order, target, detail))
     for part in _chunks(progressed):
         Order.objects.filter(pk__in=part).update(
             last_progress_at=now, stuck_at=None, updated_at=now
         )
-    for target, pks in moves.items():
-        fields: dict[str, Any] = {"status": target, "updated_at": now}
-        if target != OrderStatus.CANCELLED:
-            fields["provisioning_at"] = Coalesce("provisioning_at", Value(now))
-        if target == OrderStatus.READY:
-            fields |= {"ready_at": now, "finished_at": now}
-        if target == OrderStatus.CANCELLED:
-            fields["finished_at"] = now
-        for part in _chunks(pks):
-            Order.objects.filter(pk__in=part).update(**fields)
-    OrderEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
-    for pk in moves.get(OrderStatus.READY, []):
-        notifications.order_notify(order=Order(pk=pk), event="ready")
-    return sum(len(pks) for pks in moves.values())
+    started = Coalesce("provisioning_at", Value(now))
+    return lifecycle.orders_transition_grouped(
+        moves,
+        changes_for={
+            OrderStatus.PROVISIONING: {"updated_at": now, "provisioning_at": started},
+            OrderStatus.PARTIALLY_CANCELLED: {
+                "updated_at": now,
+                "provisioning_at": started,
+            },
+            OrderStatus.READY: {
+                "updated_at": now,
+                "provisioning_at": started,
+                "ready_at": now,
+                "finished_at": now,
+            },
+            OrderStatus.CANCELLED: {"updated_at": now, "finished_at": now},
+        },
+        notify={OrderStatus.READY: Notice.READY},
+        chunk=BATCH_SIZE,
+    )
 
 
-def _order_target(order: Order, row: dict[str, int] | None) -> str | None:
+def _order_target(order: Order, row: dict[str, int] | None) -> OrderStatus | None:
     if order.status not in FULFILMENT_STATUSES or row is None or not row["total"]:
         return None
     live = row["total"] - row["cancelled"]
@@ -411,10 +407,10 @@ def _flag_stuck(pk: int, now: datetime) -> int:
     if order is None or not Order.objects.filter(_followed(), pk=pk).exists():
         return 0
     since = order.last_progress_at or order.placed_at
-    order_event_record(
+    lifecycle.order_event_record(
         order=order,
         by=None,
-        kind="stuck",
+        kind=EventKind.STUCK,
         from_status=order.status,
         to_status=order.status,
         no_progress_since=since.isoformat() if since else None,
@@ -422,5 +418,5 @@ def _flag_stuck(pk: int, now: datetime) -> int:
     )
     order.stuck_at = now
     order.save(update_fields=["stuck_at", "updated_at"])
-    notifications.order_notify(order=order, event="stuck")
+    lifecycle.order_notify(order_id=order.pk, notice=Notice.STUCK)
     return 1

@@ -25,6 +25,7 @@ from django.db.models import F, OrderBy, Q, QuerySet
 from django.utils import timezone
 
 from orders.history_summaries import ROW_FIELDS
+from orders.lifecycle import BOUGHT_STATUSES
 from orders.models import (
     IN_FLIGHT_STATUSES,
     Mailbox,
@@ -36,7 +37,7 @@ from orders.models import (
     Provider,
     Workspace,
 )
-from orders.spend import ACTIVE_STATUSES, attention_q
+from orders.spend import attention_q
 
 PER_PAGE_CHOICES: Final = (25, 50, 100, 200)
 DEFAULT_PER_PAGE: Final = 50
@@ -80,7 +81,7 @@ STATUS_GROUPS: Final = {
 
 def status_group_q(group: str, now: datetime) -> Q:
     if group == "active":
-        return Q(status__in=ACTIVE_STATUSES)
+        return Q(status__in=BOUGHT_STATUSES)
     if group == "in_flight":
         return Q(status__in=IN_FLIGHT_STATUSES)
     return attention_q(now)

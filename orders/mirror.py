@@ -17,7 +17,7 @@ from typing import TypeVar
 from django.core.cache import cache
 from django.utils import timezone
 
-from orders import instantly, services
+from orders import instantly, instantly_keys
 from orders.models import RemoteAccount, RemoteDomain, Workspace
 
 logger = logging.getLogger(__name__)
@@ -177,9 +177,9 @@ def workspace_mirror_refresh(*, workspace: Workspace) -> None:
     raised for the task to retry while the panel keeps waiting: no key, or a refusal that
     retrying will not change, ends the refresh and says so in the log."""
     try:
-        with services.instantly_client_for(workspace=workspace) as client:
+        with instantly_keys.instantly_client_for(workspace=workspace) as client:
             remote_mirror_refresh(workspace=workspace, client=client)
-    except services.InstantlyKeyMissing:
+    except instantly_keys.InstantlyKeyMissing:
         logger.info("refresh_remote_mirror: workspace %s has no key", workspace.slug)
         refresh_finished(workspace=workspace)
     except instantly.InstantlyTransientError:

@@ -1,7 +1,7 @@
 """Telling people what happened to an order: email (Django's mail backend) and the
 workspace's optional webhook (signed JSON over HTTPS, docs/webhooks.md).
 
-A transition only queues its notification, after its transaction commits; a Celery task
+A transition only queues its notification (orders/lifecycle.py, after its transaction commits); a Celery task
 delivers each channel separately, with retries, and records every attempt for the workspace's
 admins. So a slow or dead receiver can neither undo nor slow down a transition. Nothing secret
 is ever sent: no key, no password, no raw Instantly answer.
@@ -14,7 +14,6 @@ import json
 import logging
 import smtplib
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +29,7 @@ from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from orders import conf, enqueue, webhooks
+from orders import conf, webhooks
 from orders.models import (
     DeliveryStatus,
     Membership,
@@ -112,19 +111,6 @@ EVENTS: Final[dict[str, EventSpec]] = {
         "{order} needs a person: {reason}",
     ),
 }
-
-
-def order_notify(*, order: Order, event: str) -> None:
-    """Queue `event` about `order` for delivery once the current transaction commits (now if
-    none): one task per channel, so a failing webhook never sends the email again. The event
-    id travels with both and is what makes a redelivered task message harmless."""
-    if event not in EVENTS:
-        raise ValueError(f"unknown notification event {event!r}")
-    event_id = str(uuid.uuid4())
-    for channel in (NotificationChannel.EMAIL, NotificationChannel.WEBHOOK):
-        enqueue.deliver_notification(
-            order_id=order.pk, event=event, event_id=event_id, channel=str(channel)
-        )
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,15 @@ from typing import Any
 
 from django.db.models import Count, F, Q
 
-from orders import billing, cancellation, drafts, workflow
+from orders import billing, cancellation, workflow
+from orders.lifecycle import (
+    CANCELLED_STATUSES,
+    REOPENABLE_STATUSES,
+    RESOLVABLE_STATUSES,
+    EventKind,
+)
 from orders.models import (
+    CancellationRun,
     Mailbox,
     MailboxStatus,
     Membership,
@@ -89,6 +96,9 @@ class OrderPanel:
     invalid_accounts: list[dict[str, str]]
     cancellation_results: list[tuple[str, str]]
     cancel_choices: list[DomainChoice]
+    # The latest cancellation run; a lead's page polls it until it ends.
+    cancel_run: CancellationRun | None
+    polls_cancel_run: bool
 
 
 def progress_for(order: Order) -> Progress:
@@ -104,7 +114,11 @@ def progress_for(order: Order) -> Progress:
 def order_panel(*, order: Order, membership: Membership | None) -> OrderPanel:
     is_lead = membership is not None and membership.is_lead
     may_decide = is_lead and order.awaits_decision
-    may_cancel = is_lead and order.can_cancel()
+    cancellations = cancellation.cancellation_state(order)
+    run = cancellations.latest
+    running = run is not None and not run.is_finished
+    # One cancellation at a time: the panel is back once the queued one has ended.
+    may_cancel = is_lead and order.can_cancel() and not running
     refusal = order.refusal or {}
     lists = refusal.get("lists", {})
     return OrderPanel(
@@ -115,7 +129,7 @@ def order_panel(*, order: Order, membership: Membership | None) -> OrderPanel:
         check=workflow.approval_check(order=order, membership=membership)
         if may_decide
         else None,
-        may_resolve=is_lead and order.status in workflow.RESOLVABLE,
+        may_resolve=is_lead and order.status in RESOLVABLE_STATUSES,
         may_cancel=may_cancel,
         drift=drift_rows(order.drift),
         refusal_lists=[
@@ -123,8 +137,11 @@ def order_panel(*, order: Order, membership: Membership | None) -> OrderPanel:
             for name, values in (lists.items() if isinstance(lists, dict) else [])
         ],
         invalid_accounts=list(refusal.get("invalid_accounts", [])),
-        cancellation_results=cancellation.last_cancellation(order),
+        cancellation_results=cancellations.results,
         cancel_choices=_cancel_choices(order) if may_cancel else [],
+        cancel_run=run,
+        # The poll is the cancel view's, which only leads may open.
+        polls_cancel_run=is_lead and running,
     )
 
 
@@ -143,7 +160,7 @@ def rejection_notice(order: Order) -> OrderEvent | None:
         .order_by("-created_at", "-pk")
         .first()
     )
-    return last if last is not None and last.kind == "rejected" else None
+    return last if last is not None and last.kind == EventKind.REJECTED else None
 
 
 def _cancel_choices(order: Order) -> list[DomainChoice]:
@@ -159,14 +176,11 @@ def _cancel_choices(order: Order) -> list[DomainChoice]:
     return list(choices.values())
 
 
-CANCELLED_STATES = frozenset({OrderStatus.PARTIALLY_CANCELLED, OrderStatus.CANCELLED})
-
-
 def detail_context(order: Order) -> dict[str, object]:
     bill = billing.order_bill(order)
     cost = None
     # Only cancellations change what an order costs a month.
-    if bill is not None and order.status in CANCELLED_STATES:
+    if bill is not None and order.status in CANCELLED_STATUSES:
         cost = billing.current_cost(bill, billing.live_mailboxes(order))
     return {
         "order": order,
@@ -179,5 +193,5 @@ def detail_context(order: Order) -> dict[str, object]:
         "current_cost": cost,
         "renewal_words": billing.RENEWAL_WORDS,
         "events": order.events.select_related("actor"),
-        "can_reopen": order.status in drafts.REOPENABLE,
+        "can_reopen": order.status in REOPENABLE_STATUSES,
     }

@@ -43,10 +43,14 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from orders import conf
-from orders.models import (
+from orders.lifecycle import (
+    ATTENTION_STATUSES,
+    BOUGHT_STATUSES,
     BUDGET_STATUSES,
     FULFILMENT_STATUSES,
     IN_FLIGHT_STATUSES,
+)
+from orders.models import (
     Mailbox,
     MailboxStatus,
     Order,
@@ -56,18 +60,6 @@ from orders.models import (
     Workspace,
 )
 
-ACTIVE_STATUSES: Final = (
-    OrderStatus.PLACED,
-    OrderStatus.PROVISIONING,
-    OrderStatus.READY,
-    OrderStatus.PARTIALLY_CANCELLED,
-)
-ATTENTION_STATUSES: Final = (
-    OrderStatus.NEEDS_ATTENTION,
-    OrderStatus.UNKNOWN,
-    OrderStatus.NEEDS_REAPPROVAL,
-    OrderStatus.AWAITING_CHECKOUT,
-)
 # How long an order may sit in a status the machinery moves it out of before a person should
 # look. The sweeper re-enqueues approved orders after 2 minutes and settles claims after 5,
 # so these only trip when the workers or beat are down.
@@ -310,7 +302,7 @@ def _mailboxes(workspace: Workspace) -> list[ProviderMailboxes]:
     rows = (
         Mailbox.objects.filter(
             item__order__workspace=workspace,
-            item__order__status__in=ACTIVE_STATUSES,
+            item__order__status__in=BOUGHT_STATUSES,
         )
         .exclude(status=MailboxStatus.CANCELLED)
         .values_list("item__provider", "status")
@@ -351,7 +343,7 @@ def workspace_dashboard(
     """Every figure of the dashboard for one workspace, in four queries."""
     now = now or timezone.now()
     orders = Order.objects.in_workspace(workspace)
-    active = Q(status__in=ACTIVE_STATUSES)
+    active = Q(status__in=BOUGHT_STATUSES)
     totals = orders.aggregate(
         pending=Count("pk", filter=Q(status=OrderStatus.PENDING_APPROVAL)),
         in_flight=Count("pk", filter=Q(status__in=IN_FLIGHT_STATUSES)),

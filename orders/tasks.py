@@ -15,12 +15,13 @@ from celery import shared_task
 from django.conf import settings
 
 from orders import (
+    cancellation,
     enqueue,
     finders,
     fulfilment,
+    instantly_keys,
     mirror,
     notifications,
-    services,
     workflow,
 )
 from orders.instantly import InstantlyTransientError
@@ -86,8 +87,8 @@ def verify_key_task(*, workspace_id: int) -> None:
         logger.info("verify_key: workspace %s is gone", workspace_id)
         return
     try:
-        services.instantly_key_verify(workspace=workspace)
-    except services.InstantlyKeyMissing:
+        instantly_keys.instantly_key_verify(workspace=workspace)
+    except instantly_keys.InstantlyKeyMissing:
         logger.info("verify_key: workspace %s has no key any more", workspace.slug)
 
 
@@ -95,7 +96,7 @@ def verify_key_task(*, workspace_id: int) -> None:
 def verify_pending_key_task(*, pending_id: int) -> None:
     """Verify a pasted key; it replaces the active key only if Instantly accepts it.
     Idempotent: an attempt already finished or superseded by a newer paste is skipped."""
-    services.instantly_key_verify_pending(pending_id=pending_id)
+    instantly_keys.instantly_key_verify_pending(pending_id=pending_id)
 
 
 CHECK_MAX_RETRIES = 5
@@ -190,6 +191,13 @@ def sweep_orders_task() -> None:
     workflow.orders_sweep()
 
 
+@orders_task("orders.sweep_cancellations", soft_time_limit=60, time_limit=90)
+def sweep_cancellations_task() -> None:
+    """Beat: send again cancellation runs whose message or worker was lost. Idempotent: the
+    run's claim makes a second message harmless."""
+    cancellation.cancellation_runs_sweep()
+
+
 @orders_task("orders.poll_fulfilment", soft_time_limit=60, time_limit=90)
 def poll_fulfilment_task() -> None:
     """Beat: one polling task per workspace with orders being fulfilled. Idempotent: polls
@@ -212,8 +220,20 @@ def poll_workspace_task(*, workspace_id: int) -> None:
         return
     try:
         fulfilment.fulfilment_poll_workspace(workspace=workspace)
-    except services.InstantlyKeyMissing:
+    except instantly_keys.InstantlyKeyMissing:
         logger.info("poll_workspace: workspace %s has no key", workspace.slug)
+
+
+# A cancellation is irreversible and never retried: the run's claim (one conditional UPDATE of
+# a `queued` run) lets one message send it; a redelivered one finds the run claimed.
+
+
+@orders_task("orders.cancel_mailboxes", soft_time_limit=300, time_limit=360)
+def cancel_mailboxes_task(*, run_id: int) -> None:
+    """Send a confirmed cancellation to Instantly (one cancel call, never repeated) and record
+    the result per mailbox. Idempotent through the claim: a run no longer `queued` is left
+    as it is, so a redelivered or duplicate message cancels nothing twice."""
+    cancellation.cancellation_run_execute(run_id=run_id)
 
 
 # --- notifications ------------------------------------------------------------------------

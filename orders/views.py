@@ -14,7 +14,14 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
-from orders import dashboard_charts, enqueue, history_views, services, spend, webhooks
+from orders import (
+    dashboard_charts,
+    enqueue,
+    history_views,
+    instantly_keys,
+    spend,
+    webhooks,
+)
 from orders.access import SESSION_WORKSPACE, WorkspaceRequest, workspace_view
 from orders.forms import InstantlyKeyForm, WorkspaceSettingsForm
 from orders.models import (
@@ -26,6 +33,7 @@ from orders.models import (
     Role,
     Workspace,
 )
+from orders.workspace_settings import workspace_settings_save
 
 # The settings page lists this many of the newest notification deliveries.
 DELIVERIES_SHOWN = 50
@@ -71,12 +79,12 @@ def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
         if key_form.is_valid():
             # The pasted key is only proposed: the active key keeps serving until the worker
             # hears Instantly accept the new one (docs/security.md).
-            pending = services.instantly_key_propose(
+            pending = instantly_keys.instantly_key_propose(
                 workspace=request.workspace,
                 by=request.user,
                 secret=key_form.cleaned_data["secret"],
                 label=key_form.cleaned_data["label"],
-                base_url=services.instantly_base_url(
+                base_url=instantly_keys.instantly_base_url(
                     mode=key_form.cleaned_data["mode"]
                 ),
             )
@@ -100,12 +108,11 @@ def workspace_settings(request: WorkspaceRequest, slug: str) -> HttpResponse:
             request.POST, instance=request.workspace, prefix="ws"
         )
         if settings_form.is_valid():
-            workspace = settings_form.save()
+            workspace, new_secret = workspace_settings_save(form=settings_form)
             messages.success(request, "Approval settings saved.")
-            if not (workspace.webhook_url and not workspace.webhook_secret_encrypted):
+            if not new_secret:
                 return redirect("orders:settings", slug=slug)
-            # A first webhook URL gets its signing secret now, shown on this page only.
-            new_secret = webhooks.webhook_secret_rotate(workspace=workspace)
+            # A first webhook URL got its signing secret, shown on this page only.
             settings_form = WorkspaceSettingsForm(instance=workspace, prefix="ws")
     context = {
         **key_state(request.workspace),

@@ -29,7 +29,7 @@ from django_htmx.http import (
 from orders import cancellation, workflow
 from orders.access import WorkspaceRequest, workspace_view
 from orders.approval_inbox import approval_entries
-from orders.models import Mailbox, MailboxStatus, Order, Role
+from orders.models import CancellationRun, Mailbox, MailboxStatus, Order, Role
 from orders.order_page import detail_context, order_panel
 
 # --- Forms ----------------------------------------------------------------------------------
@@ -265,26 +265,29 @@ def order_resolve(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse
 @require_http_methods(["GET", "POST"])
 @workspace_view(min_role=Role.LEAD)
 def order_cancel(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
-    """Choose mailboxes (or whole domains) → preview the consequences → type the phrase →
-    one cancel call → the result per mailbox."""
+    """Choose mailboxes (or whole domains) → preview the consequences → type the phrase → a
+    run queued for a worker, which sends the one cancel call (never this request). GET: the
+    state of the order's latest run, which the order page polls while it runs."""
     order = _order(request, pk)
+    if request.method == "GET":
+        return _cancel_run_state(request, order)
     form = CancelForm(request.POST or None, order=order)
     context: dict[str, Any] = {"cancel_form": form, "preview": None}
-    if request.method == "POST" and form.is_valid():
+    if form.is_valid():
         try:
             preview = cancellation.cancellation_preview(
                 order=order, mailbox_ids=form.mailbox_ids, domains=form.domains
             )
             context["preview"] = preview
             if form.cleaned_data["step"] == "confirm":
-                outcome = cancellation.order_cancel_mailboxes(
+                run = cancellation.cancellation_request(
                     order=order,
                     by=request.user,
                     mailbox_ids=form.mailbox_ids,
                     domains=form.domains,
                     confirmation=form.cleaned_data["confirmation"],
                 )
-                return _cancelled(request, outcome)
+                return _cancel_queued(request, run)
         except cancellation.CancelError as exc:
             form.add_error(None, str(exc))
     if request.htmx:
@@ -298,17 +301,40 @@ def order_cancel(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     return render(request, "orders/order_detail.html", context)
 
 
-def _cancelled(
-    request: WorkspaceRequest, outcome: cancellation.CancelOutcome
-) -> HttpResponse:
-    """The whole page changes (status, mailboxes, timeline): back to it, where the result per
-    mailbox is shown from the cancellation's event; htmx follows with a client redirect."""
-    order = outcome.order
+def _cancel_queued(request: WorkspaceRequest, run: CancellationRun) -> HttpResponse:
+    """Back to the order page, which shows the run until it ends and then the result per
+    mailbox; htmx follows with a client redirect."""
+    count = f"{run.total} mailbox{'es' if run.total != 1 else ''}"
     messages.success(
-        request, f"{outcome.cancelled} of {len(outcome.results)} mailboxes cancelled."
+        request,
+        f"Cancellation queued: {count} will be cancelled at Instantly in the background; "
+        "this page shows the result.",
     )
-    url = order.get_absolute_url()
+    url = run.order.get_absolute_url()
     if not request.htmx:
         return HttpResponseRedirect(url)
     response = HttpResponseClientRedirect(url)
-    return trigger_client_event(response, "orderCancelled", {"id": order.pk})
+    return trigger_client_event(
+        response, "cancellationQueued", {"id": run.order_id, "run": run.pk}
+    )
+
+
+def _cancel_run_state(request: WorkspaceRequest, order: Order) -> HttpResponse:
+    """The latest run's block, polled every 2 s while it runs. Once the run the block showed
+    (`?run=`) has ended the whole page reloads, since the order's status, mailboxes, results
+    and timeline changed with it; 286 stops a poll with nothing left to wait for. Without
+    htmx: the order page, which shows the block itself."""
+    if not request.htmx:
+        return HttpResponseRedirect(order.get_absolute_url())
+    run = cancellation.cancellation_run_latest(order)
+    if run is not None and run.is_finished and request.GET.get("run") == str(run.pk):
+        return HttpResponseClientRefresh()
+    running = run is not None and not run.is_finished
+    response = render(
+        request,
+        "orders/order_detail.html#cancel-run",
+        {"order": order, "cancel_run": run, "polls_cancel_run": running},
+    )
+    if not running:
+        response.status_code = HttpResponseStopPolling.status_code
+    return response

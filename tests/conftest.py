@@ -96,7 +96,7 @@ class Remote:
 
 @pytest.fixture
 def remote(workspace, monkeypatch):  # type: ignore[no-untyped-def]
-    from orders import services
+    from orders import instantly_keys
     from orders.ratelimit import MemoryRateLimiter
     from sandbox.models import RestrictedKeyword
     from sandbox.rules import DEFAULT_RESTRICTED_KEYWORDS
@@ -110,7 +110,7 @@ def remote(workspace, monkeypatch):  # type: ignore[no-untyped-def]
     sandbox_workspace, key = sandbox_workspace_create(
         name=f"remote of {workspace.slug}"
     )
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace,
         by=None,
         secret=key,
@@ -118,7 +118,7 @@ def remote(workspace, monkeypatch):  # type: ignore[no-untyped-def]
         base_url="http://testserver/sandbox/api/v2",
     )
     limiter = MemoryRateLimiter()
-    real_factory = services.instantly_client_for
+    real_factory = instantly_keys.instantly_client_for
 
     def in_process(*, workspace, **overrides):  # type: ignore[no-untyped-def]
         overrides.setdefault("transport", in_process_transport())
@@ -126,7 +126,7 @@ def remote(workspace, monkeypatch):  # type: ignore[no-untyped-def]
         overrides.setdefault("sleep", lambda seconds: None)
         return real_factory(workspace=workspace, **overrides)
 
-    monkeypatch.setattr(services, "instantly_client_for", in_process)
+    monkeypatch.setattr(instantly_keys, "instantly_client_for", in_process)
     return Remote(sandbox_workspace, key)
 
 

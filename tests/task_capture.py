@@ -1,7 +1,7 @@
 """Task messages caught before they reach a broker, for tests without a worker.
 
-Product code sends tasks by name (orders/enqueue.py); the frozen workflow modules still call a
-task's `delay`. Both end in the Celery app's `send_task`, which `intercept` replaces for one
+Product code sends tasks by name (orders/enqueue.py); tests may still call a task's `delay`.
+Both end in the Celery app's `send_task`, which `intercept` replaces for one
 test: a message for one of the given task names goes to the handler, any other goes on as
 before. Never eager mode: the handler decides whether the task runs (a direct call of the task
 function) or is only recorded.

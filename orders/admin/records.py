@@ -1,5 +1,6 @@
 """Read-only admin pages for what the portal records about orders: quotes, the event trail,
-who edited a draft, the builder's undo snapshots and every notification delivery attempt.
+who edited a draft, the builder's undo snapshots, every cancellation run and every
+notification delivery attempt.
 
 All are append-only records written by services, so nothing here may add, change or delete
 them. None holds a secret; the delivery pages show the portal's own error sentence, never a
@@ -18,6 +19,7 @@ from django.utils.safestring import SafeString
 from orders.admin.common import ViewOnlyMixin, order_link
 from orders.history_table import money_text
 from orders.models import (
+    CancellationRun,
     DraftSnapshot,
     NotificationDelivery,
     Order,
@@ -159,6 +161,41 @@ class DraftSnapshotAdmin(OrderRecordAdmin[DraftSnapshot]):
     date_hierarchy = "created_at"
     search_fields = ["=order__id", "order__title", "label", "taken_by__username"]
     fields = ["created_at", "order", "version", "label", "taken_by", "items"]
+
+
+@admin.register(CancellationRun)
+class CancellationRunAdmin(OrderRecordAdmin[CancellationRun]):
+    """Every confirmed cancellation and what became of it. One left running was claimed by a
+    worker that stopped: Instantly's accounts list tells what was cancelled; it is never
+    sent again from here."""
+
+    list_display = [
+        "created_at",
+        "order_link",
+        "workspace",
+        "status",
+        "requested_by",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "workspace"]
+    # The run's own workspace column (a field of the row), and its order's name.
+    list_select_related = ["workspace", "order", "requested_by"]
+    date_hierarchy = "created_at"
+    search_fields = ["=order__id", "order__title", "requested_by__username"]
+    fields = [
+        "created_at",
+        "workspace",
+        "order",
+        "requested_by",
+        "status",
+        "emails",
+        "domains_cancelled",
+        "results",
+        "error",
+        "started_at",
+        "finished_at",
+    ]
 
 
 @admin.register(NotificationDelivery)

@@ -7,45 +7,46 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from orders.models import Order, OrderEvent, OrderStatus
+from orders.lifecycle import EventKind, OrderStatus, order_events_build
+from orders.models import Order, OrderEvent
 
 
 def order_events(
     orders: Sequence[Order], timelines: Sequence[dict[str, datetime]]
 ) -> list[OrderEvent]:
     """The events of each order, unsaved; `timelines` holds each order's step times."""
-    events: list[OrderEvent] = []
+    rows: list[dict[str, Any]] = []
 
     def add(
         order: Order,
         when: datetime,
-        kind: str,
+        kind: EventKind,
         before: str,
         after: str,
         by: Any = None,
         **detail: Any,
     ) -> None:
-        events.append(
-            OrderEvent(
-                order=order,
-                actor=by,
-                kind=kind,
-                from_status=before,
-                to_status=after,
-                detail=detail,
-                created_at=when,
-            )
+        rows.append(
+            {
+                "order": order,
+                "actor": by,
+                "kind": kind,
+                "from_status": before,
+                "to_status": after,
+                "detail": detail,
+                "created_at": when,
+            }
         )
 
     S = OrderStatus
     for order, steps in zip(orders, timelines, strict=True):
         status = order.status
-        add(order, steps["created"], "created", "", S.DRAFT, order.requester)
+        add(order, steps["created"], EventKind.CREATED, "", S.DRAFT, order.requester)
         if "submitted" in steps:
             add(
                 order,
                 steps["submitted"],
-                "submitted",
+                EventKind.SUBMITTED,
                 S.DRAFT,
                 S.PENDING_APPROVAL,
                 order.requester,
@@ -54,7 +55,7 @@ def order_events(
             add(
                 order,
                 steps["decided"],
-                "rejected",
+                EventKind.REJECTED,
                 S.PENDING_APPROVAL,
                 S.REJECTED,
                 order.decided_by,
@@ -64,7 +65,7 @@ def order_events(
             add(
                 order,
                 steps["decided"],
-                "approved",
+                EventKind.APPROVED,
                 S.PENDING_APPROVAL,
                 S.APPROVED,
                 order.approver,
@@ -73,7 +74,7 @@ def order_events(
             add(
                 order,
                 steps["decided"],
-                "requote_drift",
+                EventKind.REQUOTE_DRIFT,
                 S.APPROVED,
                 S.NEEDS_REAPPROVAL,
                 drift=order.drift,
@@ -82,7 +83,7 @@ def order_events(
             add(
                 order,
                 steps["attempt"],
-                "claimed",
+                EventKind.CLAIMED,
                 S.APPROVED,
                 S.SUBMITTING,
                 attempt=str(order.submission_attempt_id),
@@ -91,7 +92,7 @@ def order_events(
             add(
                 order,
                 steps["attempt"],
-                "failed",
+                EventKind.FAILED,
                 S.SUBMITTING,
                 S.FAILED,
                 **order.refusal,
@@ -100,7 +101,7 @@ def order_events(
             add(
                 order,
                 steps["attempt"],
-                "outcome_unknown",
+                EventKind.OUTCOME_UNKNOWN,
                 S.SUBMITTING,
                 S.UNKNOWN,
                 error="read timeout",
@@ -109,30 +110,30 @@ def order_events(
             add(
                 order,
                 steps["attempt"] + timedelta(minutes=30),
-                "needs_attention",
+                EventKind.NEEDS_ATTENTION,
                 S.UNKNOWN,
                 S.NEEDS_ATTENTION,
                 reason=order.attention_reason,
             )
         if "placed" in steps:
-            add(order, steps["placed"], "placed", S.SUBMITTING, S.PLACED)
+            add(order, steps["placed"], EventKind.PLACED, S.SUBMITTING, S.PLACED)
         if status != S.PLACED and "provisioning" in steps:
             add(
                 order,
                 steps["provisioning"],
-                S.PROVISIONING,
+                EventKind.PROVISIONING,
                 S.PLACED,
                 S.PROVISIONING,
             )
         if "ready" in steps:
-            add(order, steps["ready"], S.READY, S.PROVISIONING, S.READY)
+            add(order, steps["ready"], EventKind.READY, S.PROVISIONING, S.READY)
         if "cancelled" in steps:
             add(
                 order,
                 steps["cancelled"],
-                "mailboxes_cancelled",
+                EventKind.MAILBOXES_CANCELLED,
                 S.READY,
                 status,
                 order.requester,
             )
-    return events
+    return order_events_build(rows)

@@ -40,6 +40,7 @@ from orders.history_generator.plans import (
     plan_price,
 )
 from orders.history_generator.vocabulary import REFUSALS, TITLES
+from orders.lifecycle import order_events_bulk_record
 from orders.models import (
     Mailbox,
     MailboxStatus,
@@ -263,7 +264,7 @@ class _Generator:
             mailboxes = self._mailboxes(plans, orders, items, timelines)
             quotes = self._quotes(plans, orders)
             events = order_events(orders, timelines)
-            OrderEvent.objects.bulk_create(events, batch_size=BULK_BATCH)
+            order_events_bulk_record(events, batch_size=BULK_BATCH)
         return GenerateResult(
             orders=len(orders),
             items=len(items),

@@ -1,13 +1,14 @@
 """The portal's domain: workspaces and who may act in them, keys, orders and their audit trail.
 
 Money is Decimal everywhere. Single-row predicates live here; writes with side effects live
-in `orders/services.py`.
+in the feature modules (docs/architecture.md); statuses, their sets and event kinds in
+`orders/lifecycle.py`, re-exported here.
 
-Modules: `workspaces` (policy, members and roles, Instantly keys), `order` (types, statuses,
-the queryset, the order), `items` (providers, items, mailboxes), `quote`, `audit` (events,
-edits, undo snapshots), `remote` (availability checks, the mirror of Instantly's lists),
-`notifications` (delivery attempts). Import from the package: the names below are its
-interface.
+Modules: `workspaces` (policy, members and roles, Instantly keys), `order` (types, the
+queryset, the order), `items` (providers, items, mailboxes), `quote`, `audit` (events,
+edits, undo snapshots), `remote` (availability checks, cancellation runs, the mirror of
+Instantly's lists), `notifications` (delivery attempts). Import from the package: the names
+below are its interface.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ from orders.models.quote import (
     Quote,
 )
 from orders.models.audit import (
-    EVENT_LABELS,
     OrderEvent,
     OrderEdit,
     DraftSnapshot,
@@ -59,6 +59,8 @@ from orders.models.audit import (
 from orders.models.remote import (
     CheckStatus,
     DomainCheck,
+    CancellationStatus,
+    CancellationRun,
     ForwardingMode,
     RemoteDomain,
     RemoteAccount,
@@ -75,12 +77,13 @@ __all__ = [
     "ApprovalPolicy",
     "BUDGET_STATUSES",
     "CANCELLABLE_STATUSES",
+    "CancellationRun",
+    "CancellationStatus",
     "CheckStatus",
     "DeliveryStatus",
     "DomainCheck",
     "DraftSnapshot",
     "EDITABLE_STATUSES",
-    "EVENT_LABELS",
     "FULFILMENT_STATUSES",
     "ForwardingMode",
     "IN_FLIGHT_STATUSES",

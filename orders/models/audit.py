@@ -6,44 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from orders.models.order import Order, OrderStatus
-
-EVENT_LABELS = {
-    "created": "Draft created",
-    "revised": "Revised after rejection",
-    "reopened": "Reopened for editing",
-    "submitted": "Submitted for approval",
-    "auto_approved": "Approved automatically (workspace policy)",
-    "auto_approval_blocked": "Auto-approval blocked by the monthly budget",
-    "approved": "Approved",
-    "rejected": "Rejected",
-    "claimed": "Worker claimed the order",
-    "claim_released": "Nothing was sent; will try again",
-    "requote_drift": "Instantly's price or answer changed; nothing bought",
-    "place_request": "Order sent to Instantly",
-    "placed": "Placed at Instantly",
-    "failed": "Refused by Instantly",
-    "awaiting_checkout": "Instantly needs a payment method first; nothing bought",
-    "checkout_reminder": "Still awaiting payment at Instantly: reminded",
-    "outcome_unknown": "Instantly's answer was lost",
-    "stranded": "Worker stopped during placement",
-    "reconcile_check": "Checked Instantly's lists",
-    "approval_reminder": "Still waiting for a decision: approvers reminded",
-    "reconciled_placed": "Found at Instantly: placed",
-    "needs_attention": "Needs a person",
-    "marked_placed": "Marked placed by hand",
-    "resubmitted": "Re-submitted as a new attempt",
-    "provisioning": "Mailboxes being set up",
-    "ready": "Every mailbox ready",
-    "partially_cancelled": "Some mailboxes cancelled at Instantly",
-    "cancelled": "Cancelled",
-    "stuck": "No progress: flagged as stuck",
-    "cancel_request": "Cancellation sent to Instantly",
-    "cancel_failed": "Cancellation refused",
-    "mailboxes_cancelled": "Mailboxes cancelled",
-    "forwarding_set": "Domain forwarding set",
-    "forwarding_removed": "Domain forwarding removed",
-}
+from orders.lifecycle import EventKind, OrderStatus
+from orders.models.order import Order
 
 
 class OrderEvent(models.Model):
@@ -71,7 +35,10 @@ class OrderEvent(models.Model):
 
     @property
     def label(self) -> str:
-        return EVENT_LABELS.get(self.kind, self.kind.replace("_", " ").capitalize())
+        try:
+            return str(EventKind(self.kind).label)
+        except ValueError:
+            return self.kind.replace("_", " ").capitalize()
 
     @property
     def changes_status(self) -> bool:

@@ -1,5 +1,5 @@
-"""The order: its type, its statuses and the sets of them the workflow reads, the queryset
-every read goes through (scoped to a workspace), and the order row itself."""
+"""The order: its type, the queryset every read goes through (scoped to a workspace), and the
+order row itself. Its statuses and the sets of them live in orders/lifecycle.py."""
 
 from __future__ import annotations
 
@@ -9,82 +9,37 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from orders.lifecycle import (
+    AWAITING_DECISION_STATUSES,
+    BUDGET_STATUSES,
+    CANCELLABLE_STATUSES,
+    EDITABLE_STATUSES,
+    FULFILMENT_STATUSES,
+    IN_FLIGHT_STATUSES,
+    LIVE_STATUSES,
+    OrderStatus,
+)
 from orders.models.workspaces import Workspace
+
+__all__ = [
+    "AWAITING_DECISION_STATUSES",
+    "BUDGET_STATUSES",
+    "CANCELLABLE_STATUSES",
+    "EDITABLE_STATUSES",
+    "FULFILMENT_STATUSES",
+    "IN_FLIGHT_STATUSES",
+    "LIVE_STATUSES",
+    "Order",
+    "OrderQuerySet",
+    "OrderStatus",
+    "OrderType",
+]
 
 
 class OrderType(models.TextChoices):
     DFY = "dfy", "New domains (DFY)"
     PRE_WARMED_UP = "pre_warmed_up", "Pre-warmed domains"
     EXTRA_ACCOUNTS = "extra_accounts", "Extra mailboxes on owned domains"
-
-
-class OrderStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PENDING_APPROVAL = "pending_approval", "Waiting for approval"
-    REJECTED = "rejected", "Rejected"
-    APPROVED = "approved", "Approved, queued"
-    NEEDS_REAPPROVAL = "needs_reapproval", "Price changed, needs re-approval"
-    SUBMITTING = "submitting", "Submitting to Instantly"
-    PLACED = "placed", "Placed"
-    PROVISIONING = "provisioning", "Provisioning mailboxes"
-    READY = "ready", "Ready"
-    FAILED = "failed", "Refused by Instantly"
-    # No default card at Instantly: the order waits until a person pays or adds one there,
-    # then tries again (docs/lifecycle-bounds.md). Nothing was bought.
-    AWAITING_CHECKOUT = "awaiting_checkout", "Awaiting payment at Instantly"
-    UNKNOWN = "unknown", "Outcome unknown, reconciling"
-    NEEDS_ATTENTION = "needs_attention", "Needs attention"
-    PARTIALLY_CANCELLED = "partially_cancelled", "Partially cancelled"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-EDITABLE_STATUSES = frozenset({OrderStatus.DRAFT, OrderStatus.REJECTED})
-IN_FLIGHT_STATUSES = frozenset(
-    {
-        OrderStatus.SUBMITTING,
-        OrderStatus.UNKNOWN,
-        OrderStatus.PLACED,
-        OrderStatus.PROVISIONING,
-    }
-)
-
-
-AWAITING_DECISION_STATUSES = frozenset(
-    {OrderStatus.PENDING_APPROVAL, OrderStatus.NEEDS_REAPPROVAL}
-)
-FULFILMENT_STATUSES = frozenset({OrderStatus.PLACED, OrderStatus.PROVISIONING})
-# Everything that is (or may be) bought and not cancelled: the budget counts these.
-BUDGET_STATUSES = frozenset(
-    {
-        OrderStatus.APPROVED,
-        OrderStatus.AWAITING_CHECKOUT,
-        OrderStatus.SUBMITTING,
-        OrderStatus.UNKNOWN,
-        OrderStatus.NEEDS_ATTENTION,
-        OrderStatus.PLACED,
-        OrderStatus.PROVISIONING,
-        OrderStatus.READY,
-        OrderStatus.PARTIALLY_CANCELLED,
-    }
-)
-# The order page polls while one of these may still change without anyone clicking.
-LIVE_STATUSES = frozenset(
-    {
-        OrderStatus.APPROVED,
-        OrderStatus.SUBMITTING,
-        OrderStatus.UNKNOWN,
-        OrderStatus.PLACED,
-        OrderStatus.PROVISIONING,
-    }
-)
-CANCELLABLE_STATUSES = frozenset(
-    {
-        OrderStatus.PLACED,
-        OrderStatus.PROVISIONING,
-        OrderStatus.READY,
-        OrderStatus.PARTIALLY_CANCELLED,
-    }
-)
 
 
 class OrderQuerySet(models.QuerySet["Order"]):

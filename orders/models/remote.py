@@ -1,5 +1,6 @@
-"""What the portal learns from Instantly about domains and mailboxes: background
-availability checks of pasted lists, and the mirror of Instantly's list endpoints."""
+"""What the portal learns from Instantly about domains and mailboxes, and what it asks of it in
+the background: availability checks of pasted lists, cancellations of mailboxes, and the
+mirror of Instantly's list endpoints."""
 
 from __future__ import annotations
 
@@ -64,6 +65,59 @@ class DomainCheck(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {CheckStatus.DONE, CheckStatus.FAILED}
+
+
+class CancellationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Cancelling at Instantly"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class CancellationRun(models.Model):
+    """One confirmed cancellation of an order's mailboxes, sent to Instantly by a worker, never
+    in a request: the cancel call is irreversible, so it runs at most once per run (claimed
+    queued → running by one conditional UPDATE). The order page polls it until it ends."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="cancellation_runs"
+    )
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="cancellation_runs"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # What the person confirmed: the addresses (lower case) and the domains they end.
+    emails = models.JSONField(default=list)
+    domains_cancelled = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=10, choices=CancellationStatus, default=CancellationStatus.QUEUED
+    )
+    # {email: "cancelled" | "not_cancelled" | "unknown"}
+    results = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Cancellation of {self.total} mailbox{'es' if self.total != 1 else ''}"
+
+    @property
+    def total(self) -> int:
+        return len(self.emails)
+
+    @property
+    def cancelled(self) -> int:
+        return sum(1 for result in self.results.values() if result == "cancelled")
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {CancellationStatus.DONE, CancellationStatus.FAILED}
 
 
 class ForwardingMode(models.TextChoices):

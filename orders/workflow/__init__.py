@@ -9,8 +9,8 @@ re-exported here. Safety rules it keeps:
   duplicate or concurrent tasks cannot both reach the POST.
 - `InstantlyClient.place_order` is called in exactly one place, once per claim, never retried.
   An unknown outcome goes to `unknown` and is settled only by reading the list endpoints.
-- Every transition and every money-capable call writes an OrderEvent. No transaction is held
-  across an HTTP call.
+- Every transition goes through orders/lifecycle.py and, like every money-capable call,
+  writes an OrderEvent. No transaction is held across an HTTP call.
 """
 
 from __future__ import annotations

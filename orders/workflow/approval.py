@@ -13,8 +13,8 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from orders import notifications, tasks
-from orders.drafts import order_event_record
+from orders import enqueue, lifecycle
+from orders.lifecycle import EventKind, Notice
 from orders.models import (
     AWAITING_DECISION_STATUSES,
     ApprovalPolicy,
@@ -31,7 +31,6 @@ from orders.workflow.common import (
     ZERO,
     ApprovalRefused,
     WorkflowError,
-    _lock,
     _membership,
 )
 
@@ -112,7 +111,12 @@ def budget_check(*, order: Order, committed: Decimal | None = None) -> BudgetChe
 # Events that decide an order. The edits that count are those made after the latest decision
 # taken before the current submission: an approval after it (the one a price drift or a failed
 # attempt sends back) decided these same contents, so it does not clear their editors.
-DECISION_KINDS = ("approved", "auto_approved", "rejected", "resubmitted")
+DECISION_KINDS = (
+    EventKind.APPROVED,
+    EventKind.AUTO_APPROVED,
+    EventKind.REJECTED,
+    EventKind.RESUBMITTED,
+)
 
 # Per order: editor's user id → the versions their saves produced, oldest first.
 Editors = Mapping[int, Sequence[int]]
@@ -232,7 +236,7 @@ def order_approve(
     Raises ApprovalRefused (role, four-eyes, limit, budget, invalid quote) or WorkflowError
     when `quote_id` (the quote the approver saw) is no longer the order's quote.
     """
-    locked = _lock(order)
+    locked = lifecycle.order_lock(order, with_workspace=True)
     check = approval_check(order=locked, membership=_membership(by, locked.workspace))
     if not check.allowed:
         raise ApprovalRefused(" ".join(check.reasons))
@@ -244,7 +248,7 @@ def order_approve(
         locked,
         by=by,
         comment=comment.strip(),
-        kind="approved",
+        kind=EventKind.APPROVED,
         budget=check.budget,
     )
 
@@ -254,19 +258,25 @@ def _approve(
     *,
     by: User | None,
     comment: str,
-    kind: str,
+    kind: EventKind,
     budget: BudgetCheck,
 ) -> Order:
     quote = locked.approved_quote
     if quote is None:
         raise WorkflowError("There is no quote to approve.")
-    now = timezone.now()
-    order_event_record(
-        order=locked,
-        by=by,
+    locked = lifecycle.order_transition(
+        locked,
+        OrderStatus.APPROVED,
         kind=kind,
-        from_status=locked.status,
-        to_status=OrderStatus.APPROVED,
+        by=by,
+        changes={
+            "approver": by,
+            "decided_by": by,
+            "decided_at": timezone.now(),
+            "decision_comment": comment,
+            "drift": {},
+            "placement_tries": 0,
+        },
         quote_id=quote.pk,
         due_now=str(quote.due_now),
         per_month=str(quote.per_month),
@@ -274,27 +284,8 @@ def _approve(
         comment=comment,
         budget=budget.as_detail(),
     )
-    locked.status = OrderStatus.APPROVED
-    locked.approver = by
-    locked.decided_by = by
-    locked.decided_at = now
-    locked.decision_comment = comment
-    locked.drift = {}
-    locked.placement_tries = 0
-    locked.save(
-        update_fields=[
-            "status",
-            "approver",
-            "decided_by",
-            "decided_at",
-            "decision_comment",
-            "drift",
-            "placement_tries",
-            "updated_at",
-        ]
-    )
-    tasks.place_order_task.delay_on_commit(order_id=locked.pk)
-    notifications.order_notify(order=locked, event="approved")
+    enqueue.place_order(order_id=locked.pk)
+    lifecycle.order_notify(order_id=locked.pk, notice=Notice.APPROVED)
     return locked
 
 
@@ -306,7 +297,7 @@ def order_reject(*, order: Order, by: User, comment: str) -> Order:
         raise WorkflowError(
             "Say why the order is rejected; the requester will read it."
         )
-    locked = _lock(order)
+    locked = lifecycle.order_lock(order, with_workspace=True)
     membership = _membership(by, locked.workspace)
     if membership is None or not membership.is_lead:
         raise ApprovalRefused("Only a lead or a workspace admin can reject orders.")
@@ -314,29 +305,19 @@ def order_reject(*, order: Order, by: User, comment: str) -> Order:
         raise WorkflowError(
             f"This order is {locked.get_status_display().lower()}, not waiting for approval."
         )
-    order_event_record(
-        order=locked,
+    return lifecycle.order_transition(
+        locked,
+        OrderStatus.REJECTED,
+        kind=EventKind.REJECTED,
         by=by,
-        kind="rejected",
-        from_status=locked.status,
-        to_status=OrderStatus.REJECTED,
+        changes={
+            "decided_by": by,
+            "decided_at": timezone.now(),
+            "decision_comment": comment,
+        },
+        notify=Notice.REJECTED,
         comment=comment,
     )
-    locked.status = OrderStatus.REJECTED
-    locked.decided_by = by
-    locked.decided_at = timezone.now()
-    locked.decision_comment = comment
-    locked.save(
-        update_fields=[
-            "status",
-            "decided_by",
-            "decided_at",
-            "decision_comment",
-            "updated_at",
-        ]
-    )
-    notifications.order_notify(order=locked, event="rejected")
-    return locked
 
 
 def order_policy_apply(*, order: Order, by: User) -> Order:
@@ -363,19 +344,19 @@ def order_policy_apply(*, order: Order, by: User) -> Order:
                 order,
                 by=None,
                 comment=f"Auto-approved: {ApprovalPolicy(policy).label.lower()}.",
-                kind="auto_approved",
+                kind=EventKind.AUTO_APPROVED,
                 budget=budget,
             )
-        order_event_record(
+        lifecycle.order_event_record(
             order=order,
             by=by,
-            kind="auto_approval_blocked",
+            kind=EventKind.AUTO_APPROVAL_BLOCKED,
             from_status=order.status,
             to_status=order.status,
             reason=f"Over budget: {budget.summary()}",
             budget=budget.as_detail(),
         )
-    notifications.order_notify(order=order, event="approval_requested")
+    lifecycle.order_notify(order_id=order.pk, notice=Notice.APPROVAL_REQUESTED)
     return order
 
 

@@ -21,8 +21,8 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from orders import notifications
-from orders.drafts import order_event_record
+from orders import lifecycle
+from orders.lifecycle import EventKind, Notice
 from orders.models import Order, OrderEvent, OrderStatus
 from orders.workflow.common import (
     SWEEP_BATCH_SIZE,
@@ -35,11 +35,11 @@ from orders.workflow.common import (
 
 logger = logging.getLogger(__name__)
 
-# Statuses whose bound only reminds the approvers: {status: notification event}.
-REMINDER_EVENTS: dict[str, str] = {
-    OrderStatus.PENDING_APPROVAL: "approval_requested",
-    OrderStatus.NEEDS_REAPPROVAL: "needs_reapproval",
-    OrderStatus.AWAITING_CHECKOUT: "awaiting_checkout",
+# Statuses whose bound only reminds the approvers: {status: notice}.
+REMINDER_EVENTS: dict[str, Notice] = {
+    OrderStatus.PENDING_APPROVAL: Notice.APPROVAL_REQUESTED,
+    OrderStatus.NEEDS_REAPPROVAL: Notice.NEEDS_REAPPROVAL,
+    OrderStatus.AWAITING_CHECKOUT: Notice.AWAITING_CHECKOUT,
 }
 RESOLVE_HINT = (
     "The order may or may not exist: look at Instantly's billing page, then mark it "
@@ -137,31 +137,21 @@ def order_to_attention(
 ) -> Order:
     """Move a locked machine-state order to `needs_attention` and tell the requester once.
     `fields` are those the caller already set on `locked`."""
-    order_event_record(
-        order=locked,
+    return lifecycle.order_transition(
+        locked,
+        OrderStatus.NEEDS_ATTENTION,
+        kind=EventKind.NEEDS_ATTENTION,
         by=None,
-        kind="needs_attention",
-        from_status=locked.status,
-        to_status=OrderStatus.NEEDS_ATTENTION,
+        changes={
+            **{name: getattr(locked, name) for name in fields},
+            "attention_reason": reason,
+            "next_reconcile_at": None,
+            "overdue_notified_at": now,
+        },
+        notify=Notice.NEEDS_ATTENTION,
         reason=reason,
         **detail,
     )
-    locked.status = OrderStatus.NEEDS_ATTENTION
-    locked.attention_reason = reason
-    locked.next_reconcile_at = None
-    locked.overdue_notified_at = now
-    locked.save(
-        update_fields=[
-            *fields,
-            "status",
-            "attention_reason",
-            "next_reconcile_at",
-            "overdue_notified_at",
-            "updated_at",
-        ]
-    )
-    notifications.order_notify(order=locked, event="needs_attention")
-    return locked
 
 
 def orders_flag_overdue(*, now: datetime | None = None) -> int:
@@ -198,7 +188,9 @@ def orders_flag_overdue(*, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def _tell(pk: int, status: str, now: datetime) -> int:
-    locked = Order.objects.select_for_update().filter(pk=pk, status=status).first()
+    locked = lifecycle.order_lock_first(
+        Order.objects.select_for_update().filter(pk=pk, status=status)
+    )
     if locked is None:
         return 0
     since = entered_at(locked)
@@ -211,10 +203,12 @@ def _tell(pk: int, status: str, now: datetime) -> int:
     hours = round(bound / 3600, 1)
     if status in REMINDER_EVENTS:
         checkout = status == OrderStatus.AWAITING_CHECKOUT
-        order_event_record(
+        lifecycle.order_event_record(
             order=locked,
             by=None,
-            kind="checkout_reminder" if checkout else "approval_reminder",
+            kind=EventKind.CHECKOUT_REMINDER
+            if checkout
+            else EventKind.APPROVAL_REMINDER,
             from_status=status,
             to_status=status,
             waiting_since=since.isoformat(),
@@ -225,7 +219,7 @@ def _tell(pk: int, status: str, now: datetime) -> int:
         )
         locked.overdue_notified_at = now
         locked.save(update_fields=["overdue_notified_at", "updated_at"])
-        notifications.order_notify(order=locked, event=REMINDER_EVENTS[status])
+        lifecycle.order_notify(order_id=locked.pk, notice=REMINDER_EVENTS[status])
         return 1
     reason = (
         f"The order was approved at {clock(since)}, but no worker started placing it "
@@ -247,15 +241,13 @@ def _tell(pk: int, status: str, now: datetime) -> int:
 @transaction.atomic
 def _unknown_overdue(pk: int, attempt: uuid.UUID | None, now: datetime) -> int:
     limit = now - timedelta(seconds=reconcile_max_age_seconds())
-    locked = (
-        Order.objects.select_for_update()
-        .filter(
+    locked = lifecycle.order_lock_first(
+        Order.objects.select_for_update().filter(
             pk=pk,
             status=OrderStatus.UNKNOWN,
             submission_attempt_id=attempt,
             attempt_started_at__lt=limit,
         )
-        .first()
     )
     if locked is None:
         return 0

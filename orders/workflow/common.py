@@ -1,4 +1,5 @@
-"""Shared pieces of the money path: its settings, errors and the one way to lock an order."""
+"""Shared pieces of the money path: its settings, its errors and the one way into `placed`.
+Locks and moves go through orders/lifecycle.py."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from orders import notifications
-from orders.drafts import order_event_record
+from orders.lifecycle import (
+    RESOLVABLE_STATUSES,
+    EventKind,
+    Notice,
+    order_transition,
+)
 from orders.models import (
     Membership,
     Order,
@@ -24,14 +29,8 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
 # Rows the sweeper handles per run and state; the rest waits for the next beat.
 SWEEP_BATCH_SIZE = 200
-# A person may re-submit these as a new attempt (awaiting_checkout: once a card is on file).
-RESOLVABLE = frozenset(
-    {
-        OrderStatus.NEEDS_ATTENTION,
-        OrderStatus.FAILED,
-        OrderStatus.AWAITING_CHECKOUT,
-    }
-)
+# A person may re-submit these as a new attempt (orders/lifecycle.py).
+RESOLVABLE = RESOLVABLE_STATUSES
 # Lists of the order answer that name what Instantly refused, shown as they came.
 REFUSAL_LISTS = (
     "unavailable_domains",
@@ -124,18 +123,6 @@ def _membership(user: User, workspace: Workspace) -> Membership | None:
     return Membership.objects.filter(user=user, workspace=workspace).first()
 
 
-def _lock(order: Order) -> Order:
-    """The order row locked, then its workspace row: always in this order, so two approvals
-    in one workspace serialize (the budget sees every committed order) without deadlocks."""
-    locked = (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("approved_quote")
-        .get(pk=order.pk)
-    )
-    locked.workspace = Workspace.objects.select_for_update().get(pk=locked.workspace_id)
-    return locked
-
-
 def mark_placed(
     locked: Order,
     *,
@@ -148,27 +135,17 @@ def mark_placed(
     person): audit row, timestamps, cleared attention, notification after commit. The caller
     holds the row lock and may have set `extra_fields` on `locked` already."""
     now = timezone.now()
-    order_event_record(
-        order=locked,
+    return order_transition(
+        locked,
+        OrderStatus.PLACED,
+        kind=EventKind(kind),
         by=by,
-        kind=kind,
-        from_status=locked.status,
-        to_status=OrderStatus.PLACED,
+        changes={
+            **{name: getattr(locked, name) for name in extra_fields},
+            "placed_at": now,
+            "last_progress_at": now,
+            "attention_reason": "",
+        },
+        notify=Notice.PLACED,
         **detail,
     )
-    locked.status = OrderStatus.PLACED
-    locked.placed_at = now
-    locked.last_progress_at = now
-    locked.attention_reason = ""
-    locked.save(
-        update_fields=[
-            *extra_fields,
-            "status",
-            "placed_at",
-            "last_progress_at",
-            "attention_reason",
-            "updated_at",
-        ]
-    )
-    notifications.order_notify(order=locked, event="placed")
-    return locked

@@ -11,8 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from orders import crypto, notifications, services, tasks
-from orders.drafts import order_event_record
+from orders import crypto, enqueue, instantly_keys, lifecycle
 from orders.instantly import (
     AUTH_FAILURES,
     FORBIDDEN_HINT,
@@ -23,6 +22,7 @@ from orders.instantly import (
     OutcomeUnknown,
     SimulationNotEchoed,
 )
+from orders.lifecycle import EventKind, Notice
 from orders.models import (
     Order,
     OrderStatus,
@@ -56,8 +56,8 @@ def order_place(*, order: Order, client: InstantlyClient | None = None) -> Order
     if client is not None:
         return _place_claimed(order, attempt, client)
     try:
-        built = services.instantly_client_for(workspace=order.workspace)
-    except (services.InstantlyKeyMissing, crypto.SecretUnreadable) as exc:
+        built = instantly_keys.instantly_client_for(workspace=order.workspace)
+    except (instantly_keys.InstantlyKeyMissing, crypto.SecretUnreadable) as exc:
         return _record_failed(
             order,
             attempt,
@@ -74,27 +74,23 @@ def _claim(order: Order) -> uuid.UUID | None:
     attempt = uuid.uuid4()
     now = timezone.now()
     with transaction.atomic(durable=True):
-        claimed = Order.objects.filter(pk=order.pk, status=OrderStatus.APPROVED).update(
-            status=OrderStatus.SUBMITTING,
-            submission_attempt_id=attempt,
-            attempt_started_at=now,
-            reconcile_checks=0,
-            reconcile_evidence={},
-            last_reconciled_at=None,
-            next_reconcile_at=None,
-            updated_at=now,
-        )
-        if not claimed:
-            return None
-        order_event_record(
-            order=order,
-            by=None,
-            kind="claimed",
+        claimed = lifecycle.order_claim(
+            order,
             from_status=OrderStatus.APPROVED,
-            to_status=OrderStatus.SUBMITTING,
+            to=OrderStatus.SUBMITTING,
+            kind=EventKind.CLAIMED,
+            changes={
+                "submission_attempt_id": attempt,
+                "attempt_started_at": now,
+                "reconcile_checks": 0,
+                "reconcile_evidence": {},
+                "last_reconciled_at": None,
+                "next_reconcile_at": None,
+                "updated_at": now,
+            },
             attempt_id=str(attempt),
         )
-    return attempt
+    return attempt if claimed else None
 
 
 def _quote_drift(quote: Quote, digest: str, result: OrderResult) -> dict[str, Any]:
@@ -149,10 +145,10 @@ def _place_claimed(order: Order, attempt: uuid.UUID, client: InstantlyClient) ->
     if drift:
         return _record_drift(order, attempt, payload, digest, requote, drift)
 
-    order_event_record(
+    lifecycle.order_event_record(
         order=order,
         by=None,
-        kind="place_request",
+        kind=EventKind.PLACE_REQUEST,
         from_status=OrderStatus.SUBMITTING,
         to_status=OrderStatus.SUBMITTING,
         attempt_id=str(attempt),
@@ -244,10 +240,10 @@ def _locked_attempt(
     order: Order, attempt: uuid.UUID, statuses: Iterable[str]
 ) -> Order | None:
     """The row locked if it still belongs to this attempt and is in one of `statuses`."""
-    return (
-        Order.objects.select_for_update()
-        .filter(pk=order.pk, submission_attempt_id=attempt, status__in=list(statuses))
-        .first()
+    return lifecycle.order_lock_first(
+        Order.objects.select_for_update().filter(
+            pk=order.pk, submission_attempt_id=attempt, status__in=list(statuses)
+        )
     )
 
 
@@ -260,13 +256,15 @@ OUTCOME_FROM = (
 )
 
 
-def _late(order: Order, attempt: uuid.UUID, kind: str, **detail: object) -> Order:
+def _late(order: Order, attempt: uuid.UUID, outcome: str, **detail: object) -> Order:
     """An outcome for an attempt that is no longer current: keep it on the record loudly."""
-    logger.warning("order %s: %s for a superseded attempt %s", order.pk, kind, attempt)
-    order_event_record(
+    logger.warning(
+        "order %s: %s for a superseded attempt %s", order.pk, outcome, attempt
+    )
+    lifecycle.order_event_record(
         order=order,
         by=None,
-        kind=f"late_{kind}",
+        kind=EventKind(f"late_{outcome}"),
         attempt_id=str(attempt),
         outcome=detail,
     )
@@ -283,7 +281,7 @@ def _record_placed(order: Order, attempt: uuid.UUID, result: OrderResult) -> Ord
     return mark_placed(
         locked,
         by=None,
-        kind="placed",
+        kind=EventKind.PLACED,
         extra_fields=["placement_response"],
         attempt_id=str(attempt),
         total_price=str(cents(result.total_price)),
@@ -303,25 +301,18 @@ def _record_failed(
     locked = _locked_attempt(order, attempt, OUTCOME_FROM)
     if locked is None:
         return _late(order, attempt, "failed", refusal=refusal)
-    order_event_record(
-        order=locked,
-        by=None,
-        kind="failed",
-        from_status=locked.status,
-        to_status=OrderStatus.FAILED,
+    changes: dict[str, Any] = {"refusal": refusal, "finished_at": timezone.now()}
+    if raw_body:
+        changes["placement_response"] = raw_body
+    return lifecycle.order_transition(
+        locked,
+        OrderStatus.FAILED,
+        kind=EventKind.FAILED,
+        changes=changes,
+        notify=Notice.FAILED,
         attempt_id=str(attempt),
         **refusal,
     )
-    locked.status = OrderStatus.FAILED
-    locked.refusal = refusal
-    locked.finished_at = timezone.now()
-    fields = ["status", "refusal", "finished_at", "updated_at"]
-    if raw_body:
-        locked.placement_response = raw_body
-        fields.append("placement_response")
-    locked.save(update_fields=fields)
-    notifications.order_notify(order=locked, event="failed")
-    return locked
 
 
 CHECKOUT_HINT = (
@@ -343,37 +334,26 @@ def _record_awaiting_checkout(
         return _late(
             order, attempt, "awaiting_checkout", response=result.raw_body[:2000]
         )
-    detail = {
+    detail: dict[str, Any] = {
         "message": CHECKOUT_HINT,
         "checkout_required": True,
         "cart_order_id": result.cart_order_id or "",
         # Instantly sends the checkout link only to browser sessions; kept if it ever comes.
         "checkout_url": result.checkout_url or "",
     }
-    order_event_record(
-        order=locked,
-        by=None,
-        kind="awaiting_checkout",
-        from_status=locked.status,
-        to_status=OrderStatus.AWAITING_CHECKOUT,
+    return lifecycle.order_transition(
+        locked,
+        OrderStatus.AWAITING_CHECKOUT,
+        kind=EventKind.AWAITING_CHECKOUT,
+        changes={
+            "refusal": detail,
+            "attention_reason": CHECKOUT_HINT,
+            "placement_response": result.raw_body,
+        },
+        notify=Notice.AWAITING_CHECKOUT,
         attempt_id=str(attempt),
         **detail,
     )
-    locked.status = OrderStatus.AWAITING_CHECKOUT
-    locked.refusal = detail
-    locked.attention_reason = CHECKOUT_HINT
-    locked.placement_response = result.raw_body
-    locked.save(
-        update_fields=[
-            "status",
-            "refusal",
-            "attention_reason",
-            "placement_response",
-            "updated_at",
-        ]
-    )
-    notifications.order_notify(order=locked, event="awaiting_checkout")
-    return locked
 
 
 @transaction.atomic
@@ -383,20 +363,16 @@ def _record_unknown(
     locked = _locked_attempt(order, attempt, [OrderStatus.SUBMITTING])
     if locked is None:
         return _late(order, attempt, "unknown", message=message)
-    order_event_record(
-        order=locked,
-        by=None,
-        kind="outcome_unknown",
-        from_status=locked.status,
-        to_status=OrderStatus.UNKNOWN,
+    locked = lifecycle.order_transition(
+        locked,
+        OrderStatus.UNKNOWN,
+        kind=EventKind.OUTCOME_UNKNOWN,
+        changes={"attention_reason": message},
         attempt_id=str(attempt),
         stage=stage,
         message=message,
     )
-    locked.status = OrderStatus.UNKNOWN
-    locked.attention_reason = message
-    locked.save(update_fields=["status", "attention_reason", "updated_at"])
-    tasks.reconcile_order_task.delay_on_commit(order_id=locked.pk)
+    enqueue.reconcile_order(order_id=locked.pk)
     return locked
 
 
@@ -417,25 +393,16 @@ def _record_drift(
         order=locked, payload=payload, digest=digest, result=requote
     )
     detail = {**drift, "previous_quote_id": previous, "quote_id": new_quote.pk}
-    order_event_record(
-        order=locked,
-        by=None,
-        kind="requote_drift",
-        from_status=locked.status,
-        to_status=OrderStatus.NEEDS_REAPPROVAL,
+    return lifecycle.order_transition(
+        locked,
+        OrderStatus.NEEDS_REAPPROVAL,
+        kind=EventKind.REQUOTE_DRIFT,
+        # The new quote is what a lead approves next; the old one stays in `drift` and events.
+        changes={"approved_quote": new_quote, "drift": detail, "approver": None},
+        notify=Notice.NEEDS_REAPPROVAL,
         attempt_id=str(attempt),
         **detail,
     )
-    locked.status = OrderStatus.NEEDS_REAPPROVAL
-    # The new quote is what a lead approves next; the old one stays in `drift` and events.
-    locked.approved_quote = new_quote
-    locked.drift = detail
-    locked.approver = None
-    locked.save(
-        update_fields=["status", "approved_quote", "drift", "approver", "updated_at"]
-    )
-    notifications.order_notify(order=locked, event="needs_reapproval")
-    return locked
 
 
 @transaction.atomic
@@ -452,41 +419,25 @@ def _release(order: Order, attempt: uuid.UUID, reason: str) -> Order:
             f"Instantly could not be reached to place the order after {tries} tries "
             f"(last: {reason}). Nothing was sent; re-submit when Instantly answers again."
         )
-        order_event_record(
-            order=locked,
-            by=None,
-            kind="needs_attention",
-            from_status=locked.status,
-            to_status=OrderStatus.NEEDS_ATTENTION,
+        return lifecycle.order_transition(
+            locked,
+            OrderStatus.NEEDS_ATTENTION,
+            kind=EventKind.NEEDS_ATTENTION,
+            changes={
+                "attention_reason": message,
+                "reconcile_evidence": {"nothing_sent": True, "tries": tries},
+                "placement_tries": tries,
+            },
+            notify=Notice.NEEDS_ATTENTION,
             attempt_id=str(attempt),
             reason=message,
         )
-        locked.status = OrderStatus.NEEDS_ATTENTION
-        locked.attention_reason = message
-        locked.reconcile_evidence = {"nothing_sent": True, "tries": tries}
-        locked.placement_tries = tries
-        locked.save(
-            update_fields=[
-                "status",
-                "attention_reason",
-                "reconcile_evidence",
-                "placement_tries",
-                "updated_at",
-            ]
-        )
-        notifications.order_notify(order=locked, event="needs_attention")
-        return locked
-    order_event_record(
-        order=locked,
-        by=None,
-        kind="claim_released",
-        from_status=locked.status,
-        to_status=OrderStatus.APPROVED,
+    return lifecycle.order_transition(
+        locked,
+        OrderStatus.APPROVED,
+        kind=EventKind.CLAIM_RELEASED,
+        changes={"placement_tries": tries},
         attempt_id=str(attempt),
         reason=reason,
         tries=tries,
     )
-    locked.status = OrderStatus.APPROVED
-    locked.placement_tries = tries
-    locked.save(update_fields=["status", "placement_tries", "updated_at"])
-    return locked

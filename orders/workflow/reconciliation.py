@@ -14,25 +14,25 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from orders import crypto, fulfilment, services, tasks
-from orders.drafts import order_event_record
+from orders import crypto, enqueue, fulfilment, instantly_keys, lifecycle
 from orders.instantly import (
     InstantlyClient,
     InstantlyError,
     InstantlyTransientError,
 )
+from orders.lifecycle import EventKind
 from orders.models import (
     Order,
     OrderStatus,
     OrderType,
 )
 from orders.workflow import bounds
+from orders.workflow.approval import four_eyes_conflicts
 from orders.workflow.common import (
     RESOLVABLE,
     SWEEP_BATCH_SIZE,
     ApprovalRefused,
     WorkflowError,
-    _lock,
     _membership,
     approved_stale_seconds,
     mark_placed,
@@ -158,7 +158,9 @@ def order_reconcile(
     error = ""
     try:
         if client is None:
-            with services.instantly_client_for(workspace=order.workspace) as built:
+            with instantly_keys.instantly_client_for(
+                workspace=order.workspace
+            ) as built:
                 found = _found_since(built, endpoint, wanted, since)
         else:
             found = _found_since(client, endpoint, wanted, since)
@@ -166,7 +168,7 @@ def order_reconcile(
         result, error = "error", f"Instantly's lists failed: {exc}"
     except (
         InstantlyError,
-        services.InstantlyKeyMissing,
+        instantly_keys.InstantlyKeyMissing,
         crypto.SecretUnreadable,
     ) as exc:
         result, error = "refused", f"Instantly's lists could not be read: {exc}"
@@ -220,18 +222,13 @@ def _reconcile_record(
     locked.reconcile_checks = checks
     locked.reconcile_evidence = evidence
     locked.last_reconciled_at = now
-    fields = [
-        "reconcile_checks",
-        "reconcile_evidence",
-        "last_reconciled_at",
-        "updated_at",
-    ]
+    fields = ["reconcile_checks", "reconcile_evidence", "last_reconciled_at"]
     if result == "found":
         locked.next_reconcile_at = None
         return mark_placed(
             locked,
             by=None,
-            kind="reconciled_placed",
+            kind=EventKind.RECONCILED_PLACED,
             extra_fields=[*fields, "next_reconcile_at"],
             attempt_id=str(attempt),
             **evidence,
@@ -242,10 +239,10 @@ def _reconcile_record(
     concluded = checks >= reconcile_max_checks() or now >= deadline
     # No check is planned past the deadline: the sweeper concludes there (bounds.py).
     next_at = None if concluded else min(now + reconcile_backoff(checks), deadline)
-    order_event_record(
+    lifecycle.order_event_record(
         order=locked,
         by=None,
-        kind="reconcile_check",
+        kind=EventKind.RECONCILE_CHECK,
         from_status=locked.status,
         to_status=locked.status,
         attempt_id=str(attempt),
@@ -268,20 +265,22 @@ def _reconcile_record(
             **evidence,
         )
     locked.next_reconcile_at = next_at
-    locked.save(update_fields=[*fields, "next_reconcile_at"])
+    locked.save(update_fields=[*fields, "next_reconcile_at", "updated_at"])
     return locked
 
 
 def reconcile_attempts(order: Order, *, limit: int = 50) -> list[ReconcileAttempt]:
     """The order's latest reconciliation checks, newest first, for its page."""
     rows = order.events.filter(
-        kind__in=["reconcile_check", "reconciled_placed"]
+        kind__in=[EventKind.RECONCILE_CHECK, EventKind.RECONCILED_PLACED]
     ).order_by("-created_at", "-pk")[:limit]
     attempts = []
     for event in rows:
         detail = event.detail if isinstance(event.detail, dict) else {}
         result = str(
-            detail.get("result", "found" if event.kind != "reconcile_check" else "")
+            detail.get(
+                "result", "found" if event.kind != EventKind.RECONCILE_CHECK else ""
+            )
         )
         found = detail.get("found_count", len(detail.get("found", []) or []))
         missing = detail.get("missing_count", len(detail.get("missing", []) or []))
@@ -304,7 +303,7 @@ def reconcile_attempts(order: Order, *, limit: int = 50) -> list[ReconcileAttemp
 @transaction.atomic
 def order_mark_placed(*, order: Order, by: User, comment: str = "") -> Order:
     """A lead saw the order at Instantly (billing page): record it as placed."""
-    locked = _lock(order)
+    locked = lifecycle.order_lock(order, with_workspace=True)
     membership = _membership(by, locked.workspace)
     if membership is None or not membership.is_lead:
         raise ApprovalRefused(
@@ -318,7 +317,7 @@ def order_mark_placed(*, order: Order, by: User, comment: str = "") -> Order:
     return mark_placed(
         locked,
         by=by,
-        kind="marked_placed",
+        kind=EventKind.MARKED_PLACED,
         comment=comment.strip(),
         evidence=locked.reconcile_evidence,
     )
@@ -328,9 +327,7 @@ def order_mark_placed(*, order: Order, by: User, comment: str = "") -> Order:
 def order_resubmit(*, order: Order, by: User, comment: str = "") -> Order:
     """Send a failed or unresolved order again as a new approved attempt (the worker claims
     it with a new attempt id and re-quotes first). Needs someone who could approve it."""
-    from orders.workflow.approval import four_eyes_conflicts
-
-    locked = _lock(order)
+    locked = lifecycle.order_lock(order, with_workspace=True)
     if locked.status not in RESOLVABLE:
         raise WorkflowError(
             f"This order is {locked.get_status_display().lower()}; only a failed order, one "
@@ -350,40 +347,28 @@ def order_resubmit(*, order: Order, by: User, comment: str = "") -> Order:
         reasons.append(f"${quote.due_now:,.2f} is above your approval limit.")
     if reasons:
         raise ApprovalRefused(" ".join(reasons))
-    from_checkout = locked.status == OrderStatus.AWAITING_CHECKOUT
-    order_event_record(
-        order=locked,
+    changes: dict[str, Any] = {
+        "approver": by,
+        "decided_by": by,
+        "decided_at": timezone.now(),
+        "placement_tries": 0,
+        "refusal": {},
+        "finished_at": None,
+    }
+    if locked.status == OrderStatus.AWAITING_CHECKOUT:
+        # The checkout instructions are done with once a person tries again.
+        changes["attention_reason"] = ""
+    locked = lifecycle.order_transition(
+        locked,
+        OrderStatus.APPROVED,
+        kind=EventKind.RESUBMITTED,
         by=by,
-        kind="resubmitted",
-        from_status=locked.status,
-        to_status=OrderStatus.APPROVED,
+        changes=changes,
         previous_attempt_id=str(locked.submission_attempt_id or ""),
         comment=comment.strip(),
         evidence=locked.reconcile_evidence,
     )
-    locked.status = OrderStatus.APPROVED
-    locked.approver = by
-    locked.decided_by = by
-    locked.decided_at = timezone.now()
-    locked.placement_tries = 0
-    locked.refusal = {}
-    locked.finished_at = None
-    fields = [
-        "status",
-        "approver",
-        "decided_by",
-        "decided_at",
-        "placement_tries",
-        "refusal",
-        "finished_at",
-        "updated_at",
-    ]
-    if from_checkout:
-        # The checkout instructions are done with once a person tries again.
-        locked.attention_reason = ""
-        fields.append("attention_reason")
-    locked.save(update_fields=fields)
-    tasks.place_order_task.delay_on_commit(order_id=locked.pk)
+    enqueue.place_order(order_id=locked.pk)
     return locked
 
 
@@ -416,7 +401,7 @@ def orders_sweep() -> dict[str, int]:
         ).values_list("pk", flat=True)[:SWEEP_BATCH_SIZE]
     )
     for pk in approved:
-        tasks.place_order_task.delay_on_commit(order_id=pk)
+        enqueue.place_order(order_id=pk)
 
     unknown = list(
         Order.objects.filter(
@@ -427,7 +412,7 @@ def orders_sweep() -> dict[str, int]:
         .values_list("pk", flat=True)[:SWEEP_BATCH_SIZE]
     )
     for pk in unknown:
-        tasks.reconcile_order_task.delay_on_commit(order_id=pk)
+        enqueue.reconcile_order(order_id=pk)
 
     stuck = fulfilment.orders_flag_stuck(now=now)
     if approved or stranded or unknown or stuck or overdue:
@@ -450,10 +435,10 @@ def orders_sweep() -> dict[str, int]:
 
 @transaction.atomic
 def _mark_stranded(pk: int, attempt: uuid.UUID | None) -> int:
-    locked = (
-        Order.objects.select_for_update()
-        .filter(pk=pk, status=OrderStatus.SUBMITTING, submission_attempt_id=attempt)
-        .first()
+    locked = lifecycle.order_lock_first(
+        Order.objects.select_for_update().filter(
+            pk=pk, status=OrderStatus.SUBMITTING, submission_attempt_id=attempt
+        )
     )
     if locked is None:
         return 0
@@ -461,18 +446,14 @@ def _mark_stranded(pk: int, attempt: uuid.UUID | None) -> int:
         "The worker stopped between claiming the order and recording Instantly's answer; "
         "the order may have been placed. Checking Instantly's lists."
     )
-    order_event_record(
-        order=locked,
-        by=None,
-        kind="stranded",
-        from_status=locked.status,
-        to_status=OrderStatus.UNKNOWN,
+    lifecycle.order_transition(
+        locked,
+        OrderStatus.UNKNOWN,
+        kind=EventKind.STRANDED,
+        changes={"attention_reason": message},
         attempt_id=str(attempt),
         started_at=locked.attempt_started_at.isoformat()
         if locked.attempt_started_at
         else None,
     )
-    locked.status = OrderStatus.UNKNOWN
-    locked.attention_reason = message
-    locked.save(update_fields=["status", "attention_reason", "updated_at"])
     return 1

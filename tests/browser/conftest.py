@@ -88,7 +88,7 @@ def shot(request):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def live_remote(live_server, workspace, settings):  # type: ignore[no-untyped-def]
     """The workspace's key points at the live server's sandbox, over real HTTP."""
-    from orders import services
+    from orders import instantly_keys
     from sandbox.models import RestrictedKeyword
     from sandbox.rules import DEFAULT_RESTRICTED_KEYWORDS
     from sandbox.services import sandbox_workspace_create
@@ -101,7 +101,7 @@ def live_remote(live_server, workspace, settings):  # type: ignore[no-untyped-de
     sandbox_workspace, key = sandbox_workspace_create(
         name=f"remote of {workspace.slug}"
     )
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace,
         by=None,
         secret=key,

@@ -98,9 +98,9 @@ def test_a_refused_key_never_replaces_the_working_one(
     size,
 ):
     viewport = DESKTOP if size == "desktop" else PHONE
-    from orders import services
+    from orders import instantly_keys
 
-    services.instantly_key_verify(workspace=workspace)
+    instantly_keys.instantly_key_verify(workspace=workspace)
     working = InstantlyKey.objects.get(workspace=workspace)
     assert working.status == KeyStatus.OK
     # Every sandbox answer (the 401 for the pasted key too) takes 3 s, so the progress shows.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from orders import drafts, quotes, services, tasks
+from orders import drafts, instantly_keys, quotes, tasks
 from orders.models import Order, Quote
 from orders.rules import DraftItem, DraftMailbox
 
@@ -48,7 +48,7 @@ def draft_order(
 
 
 def quote_order(order: Order) -> Quote:
-    with services.instantly_client_for(workspace=order.workspace) as client:
+    with instantly_keys.instantly_client_for(workspace=order.workspace) as client:
         outcome = quotes.quote_for_order(order=order, client=client, reuse_seconds=0)
     return outcome.quote
 
@@ -80,7 +80,7 @@ def live_sandbox_remote(live_server, workspace, settings):  # type: ignore[no-un
     settings.INSTANTLY_SANDBOX_BASE_URL = base_url
     sandbox, key = sandbox_workspace_create(name=f"remote of {workspace.slug}")
     switches_set(workspace=sandbox, provisioning_delay_seconds=1)
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace, by=None, secret=key, label="Sandbox", base_url=base_url
     )
     return sandbox
@@ -109,7 +109,12 @@ class TaskQueue:
     """Stands in for the broker in tests without a worker: records what would be sent on
     commit, and runs it on demand by calling the task functions directly (never eager mode)."""
 
-    NAMES = ("place_order_task", "reconcile_order_task", "poll_workspace_task")
+    NAMES = (
+        "place_order_task",
+        "reconcile_order_task",
+        "poll_workspace_task",
+        "cancel_mailboxes_task",
+    )
 
     def __init__(self, monkeypatch) -> None:  # type: ignore[no-untyped-def]
         from tests.task_capture import intercept

@@ -31,7 +31,7 @@ from django.conf import settings as django_settings
 from django.db import connection, transaction
 
 from dfyportal.celery import app
-from orders import notifications, tasks, webhooks, workflow
+from orders import lifecycle, notifications, tasks, webhooks, workflow
 from orders.models import DeliveryStatus, NotificationDelivery, Order, OrderStatus
 from orders.processes import worker_command
 from sandbox.models import real_order_posts
@@ -425,7 +425,7 @@ def test_worker_killed_mid_webhook_delivers_it_once_after_a_new_worker_starts(
     first = workers("first", **common)
 
     with transaction.atomic():
-        notifications.order_notify(order=order, event="placed")
+        lifecycle.order_notify(order_id=order.pk, notice="placed")
     # The worker is inside the webhook POST; the email went out and was acknowledged.
     wait_for(receiver.holding.is_set, "the webhook request", first.log_path)
     wait_for(
@@ -481,7 +481,7 @@ def test_tasks_queued_before_a_redis_crash_all_run_once_it_is_back(
 
     for event in before:  # no worker yet: the messages wait in Redis
         with transaction.atomic():
-            notifications.order_notify(order=order, event=event)
+            lifecycle.order_notify(order_id=order.pk, notice=event)
     assert broker.queued() == 2 * len(before)  # an email and a webhook message each
     time.sleep(2.5)  # appendfsync everysec: a crash may lose the last second, not more
     broker.kill()
@@ -489,7 +489,7 @@ def test_tasks_queued_before_a_redis_crash_all_run_once_it_is_back(
     assert broker.queued() == 2 * len(before)
     # The web side's pooled connection died with Redis; publishing reconnects.
     with transaction.atomic():
-        notifications.order_notify(order=order, event="approved")
+        lifecycle.order_notify(order_id=order.pk, notice="approved")
     worker = workers("after-restart", DFY_TEST_EMAIL_DIR=str(email_dir))
     wait_for(
         lambda: (

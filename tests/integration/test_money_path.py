@@ -23,7 +23,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import services, tasks, workflow
+from orders import instantly_keys, tasks, workflow
 from orders.models import Mailbox, MailboxStatus, Order, OrderStatus, Quote
 from sandbox.models import DomainOrder, RestrictedKeyword, real_order_posts
 from sandbox.rules import DEFAULT_RESTRICTED_KEYWORDS
@@ -72,7 +72,7 @@ def remote(live_server, workspace, settings):  # type: ignore[no-untyped-def]
     settings.INSTANTLY_SANDBOX_BASE_URL = base_url
     sandbox, key = sandbox_workspace_create(name=f"remote of {workspace.slug}")
     switches_set(workspace=sandbox, provisioning_delay_seconds=1)
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace, by=None, secret=key, label="Sandbox", base_url=base_url
     )
     return sandbox

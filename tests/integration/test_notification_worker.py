@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection, transaction
 
-from orders import notifications, webhooks
-from orders.models import DeliveryStatus, NotificationDelivery
+from orders import lifecycle, webhooks
+from orders.models import DeliveryStatus, NotificationDelivery, Order
 from tests.conftest import require_service
 from tests.factories import OrderFactory
 
@@ -57,10 +58,12 @@ def test_the_worker_delivers_each_channel_and_retries_only_the_webhook(
     workspace.webhook_url = "https://hooks.example.test/dfy"
     workspace.save()
     webhooks.webhook_secret_rotate(workspace=workspace)
-    order = OrderFactory(workspace=workspace, requester=operator, title="Q4")
+    order = cast(
+        Order, OrderFactory(workspace=workspace, requester=operator, title="Q4")
+    )
 
     with transaction.atomic():
-        notifications.order_notify(order=order, event="placed")
+        lifecycle.order_notify(order_id=order.pk, notice="placed")
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

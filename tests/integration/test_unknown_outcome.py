@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection, transaction
 
-from orders import services, workflow
+from orders import instantly_keys, workflow
 from orders.models import Order, OrderStatus
 from sandbox import api as sandbox_api
 from sandbox.http import ApiError
@@ -55,7 +55,7 @@ def remote(live_server, workspace, settings):  # type: ignore[no-untyped-def]
     base_url = f"{live_server.url}/sandbox/api/v2"
     settings.INSTANTLY_SANDBOX_BASE_URL = base_url
     sandbox, key = sandbox_workspace_create(name=f"remote of {workspace.slug}")
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace, by=None, secret=key, label="Sandbox", base_url=base_url
     )
     return sandbox

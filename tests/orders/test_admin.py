@@ -437,7 +437,7 @@ def test_the_admin_request_makes_no_http_call_to_instantly(
 ):
     import httpx
 
-    from orders import services
+    from orders import instantly_keys
 
     calls: list[str] = []
     send = httpx.Client.send
@@ -451,7 +451,7 @@ def test_the_admin_request_makes_no_http_call_to_instantly(
         raise AssertionError("the admin request built an Instantly client")
 
     monkeypatch.setattr(httpx.Client, "send", counted)
-    monkeypatch.setattr(services, "instantly_client_for", no_client)
+    monkeypatch.setattr(instantly_keys, "instantly_client_for", no_client)
     sent = task_capture.recorded(
         monkeypatch,
         "orders.reconcile_order_now"

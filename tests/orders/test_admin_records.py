@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from orders import services, webhooks
+from orders import instantly_keys, webhooks
 from orders.models import (
     DeliveryStatus,
     DraftSnapshot,
@@ -42,7 +42,7 @@ class Records:
     def __init__(self, workspace: Workspace, operator) -> None:  # type: ignore[no-untyped-def]
         order = make_order(workspace, operator, title="Spring push")
         self.webhook_secret = webhooks.webhook_secret_rotate(workspace=workspace)
-        self.pending = services.instantly_key_propose(
+        self.pending = instantly_keys.instantly_key_propose(
             workspace=workspace,
             by=operator,
             secret=PASTED,

@@ -11,8 +11,8 @@ from typing import Any, cast
 import pytest
 from django.contrib.auth.models import User
 
-from orders import notifications, tasks, workflow
-from orders.drafts import order_event_record
+from orders import enqueue, lifecycle, workflow
+from orders.lifecycle import order_event_record
 from orders.models import Membership, Order, OrderEdit, OrderEvent, OrderStatus
 from orders.workflow import approval, common
 from tests.factories import MembershipFactory, OrderFactory, UserFactory
@@ -29,13 +29,11 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Notifications and the placement task are recorded when asked for, not sent."""
     sent: list[str] = []
     monkeypatch.setattr(
-        notifications,
+        lifecycle,
         "order_notify",
-        lambda *, order, event: sent.append(event),
+        lambda *, order_id, notice: sent.append(notice),
     )
-    monkeypatch.setattr(
-        tasks.place_order_task, "delay_on_commit", lambda **kw: sent.append("place")
-    )
+    monkeypatch.setattr(enqueue, "place_order", lambda **kw: sent.append("place"))
     return sent
 
 
@@ -261,7 +259,7 @@ def interfering(monkeypatch: pytest.MonkeyPatch) -> None:
         Order.objects.filter(pk=kwargs["order"].pk).update(reconcile_checks=7)
         return record(**kwargs)
 
-    monkeypatch.setattr(approval, "order_event_record", record_then_interfere)
+    monkeypatch.setattr(lifecycle, "order_event_record", record_then_interfere)
 
 
 @pytest.mark.usefixtures("interfering")

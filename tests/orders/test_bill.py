@@ -11,7 +11,7 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
-from orders import billing, workflow
+from orders import billing, tasks, workflow
 from orders.models import (
     Mailbox,
     Order,
@@ -24,6 +24,7 @@ from sandbox.models import PreWarmedDomain
 from sandbox.switches import switches_set
 from tests.integration.support import TaskQueue, submitted_order
 from tests.orders.test_builder_views import HX, JANE, JOHN, build_url, form_state
+from tests.task_capture import recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -201,8 +202,9 @@ def test_pending_order_shows_the_bill_and_requested_mailboxes(
 
 
 def test_placed_order_bill_then_partial_cancel_shows_the_new_monthly_cost(
-    client, placed, lead, workspace
+    client, placed, lead, workspace, monkeypatch, django_capture_on_commit_callbacks
 ):
+    sent = recorded(monkeypatch, "orders.cancel_mailboxes")
     client.force_login(lead)
     before = text(client.get(placed.get_absolute_url()))
     jane = Mailbox.objects.get(
@@ -213,11 +215,18 @@ def test_placed_order_bill_then_partial_cancel_shows_the_new_monthly_cost(
     preview = text(
         client.post(url, {"step": "preview", "mailbox": [jane.pk]}, headers=HX)
     )
-    client.post(
-        url,
-        {"step": "confirm", "mailbox": [jane.pk], "confirmation": "cancel 1 mailbox"},
-        headers=HX,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            url,
+            {
+                "step": "confirm",
+                "mailbox": [jane.pk],
+                "confirmation": "cancel 1 mailbox",
+            },
+            headers=HX,
+        )
+    # The confirmation queues the run; the worker's task makes the cancel call.
+    tasks.cancel_mailboxes_task(**sent.pop())
     after = text(client.get(placed.get_absolute_url()))
 
     assert "$45.00 charged to Visa ····4242 when the order was placed" in before

@@ -12,8 +12,8 @@ from typing import Any, cast
 import pytest
 from django.utils import timezone
 
-from orders import notifications
-from orders.drafts import order_event_record
+from orders import lifecycle
+from orders.lifecycle import EventKind, order_event_record
 from orders.models import Order, OrderEvent, OrderStatus
 from orders.workflow import bounds
 from tests.factories import OrderFactory
@@ -23,6 +23,8 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 HINT = bounds.RESOLVE_HINT
+# The audit row that put an order in its status; the bounds read its statuses, not its kind.
+MOVED = EventKind.SUBMITTED
 
 
 @pytest.fixture
@@ -30,16 +32,16 @@ def told(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
     """(order id, notification event) for every notification the bounds asked for."""
     calls: list[tuple[int, str]] = []
 
-    def notify(*, order: Order, event: str) -> None:
-        calls.append((order.pk, event))
+    def notify(*, order_id: int, notice: str) -> None:
+        calls.append((order_id, notice))
 
-    monkeypatch.setattr(notifications, "order_notify", notify)
+    monkeypatch.setattr(lifecycle, "order_notify", notify)
     return calls
 
 
 def moved(order: Order, to: str, at: datetime, *, frm: str = "draft") -> OrderEvent:
     event = order_event_record(
-        order=order, by=None, kind="moved", from_status=frm, to_status=to
+        order=order, by=None, kind=MOVED, from_status=frm, to_status=to
     )
     OrderEvent.objects.filter(pk=event.pk).update(created_at=at)
     return event
@@ -198,7 +200,7 @@ def test_telling_an_order_that_left_the_status_does_nothing(told):
     order = order_in(OrderStatus.APPROVED, NOW - DAY)
     assert bounds._tell(order.pk, OrderStatus.PENDING_APPROVAL, NOW) == 0
     assert told == []
-    assert not order.events.exclude(kind="moved").exists()
+    assert not order.events.exclude(kind=MOVED).exists()
 
 
 def test_telling_an_order_that_came_back_into_the_status_recently_does_nothing(told):
@@ -476,7 +478,7 @@ def test_telling_writes_only_its_own_fields(told, monkeypatch):
         Order.objects.filter(pk=kwargs["order"].pk).update(reconcile_checks=7)
         return record(**kwargs)
 
-    monkeypatch.setattr(bounds, "order_event_record", record_then_interfere)
+    monkeypatch.setattr(lifecycle, "order_event_record", record_then_interfere)
     waiting = order_in(OrderStatus.PENDING_APPROVAL, NOW - 4 * DAY)
     lost = unknown_order(NOW - 3 * timedelta(hours=1))
     assert bounds.orders_flag_overdue(now=NOW) == 2

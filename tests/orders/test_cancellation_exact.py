@@ -20,7 +20,7 @@ from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from orders import billing, cancellation, services
+from orders import billing, cancellation, instantly_keys
 from orders.instantly import (
     InstantlyClient,
     InstantlyError,
@@ -873,7 +873,7 @@ def test_without_a_client_a_refusal_of_the_workspaces_instantly_is_recorded(
         yield fake.client
         built.append((workspace, "closed"))
 
-    monkeypatch.setattr(services, "instantly_client_for", client_for)
+    monkeypatch.setattr(instantly_keys, "instantly_client_for", client_for)
 
     with pytest.raises(cancellation.CancelError) as refused:
         cancellation.order_cancel_mailboxes(

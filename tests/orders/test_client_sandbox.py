@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from orders import services
+from orders import instantly_keys
 from orders.instantly import (
     InstantlyAuthError,
     InstantlyClient,
@@ -221,18 +221,20 @@ def test_key_verification_through_the_factory_against_the_sandbox(workspace, rem
         "sleep": Sleeps(),
     }
 
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace, by=None, secret=secret, label="Sandbox", base_url=BASE_URL
     )
-    ok = services.instantly_key_verify(workspace=workspace, **overrides)
-    services.instantly_key_save(
+    ok = instantly_keys.instantly_key_verify(workspace=workspace, **overrides)
+    instantly_keys.instantly_key_save(
         workspace=workspace,
         by=None,
         secret=wrong_scope,
         label="Sandbox",
         base_url=BASE_URL,
     )
-    missing_scope = services.instantly_key_verify(workspace=workspace, **overrides)
+    missing_scope = instantly_keys.instantly_key_verify(
+        workspace=workspace, **overrides
+    )
 
     assert ok.status == KeyStatus.OK
     assert missing_scope.status == KeyStatus.MISSING_SCOPE

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from orders import finders, mailboxes, services, tasks, workflow
+from orders import finders, instantly_keys, mailboxes, tasks, workflow
 from orders.instantly import FORBIDDEN_HINT, DomainAvailability
 from orders.models import (
     CheckStatus,
@@ -147,7 +147,7 @@ def test_a_forbidden_order_tells_both_possible_causes(
     read_only = sandbox_key_create(
         workspace=remote.sandbox, scopes=["dfy_email_account_orders:read"]
     )
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace,
         by=None,
         secret=read_only,
@@ -173,7 +173,7 @@ def test_a_forbidden_quote_tells_both_possible_causes(
     read_only = sandbox_key_create(
         workspace=remote.sandbox, scopes=["dfy_email_account_orders:read"]
     )
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace,
         by=None,
         secret=read_only,
@@ -222,7 +222,7 @@ def test_answers_in_another_form_still_match_and_a_missing_one_is_visible(
         domains=["fresh-mail.com", "google-team.com", "lost-mail.com"],
     )
 
-    with services.instantly_client_for(workspace=draft.workspace) as client:
+    with instantly_keys.instantly_client_for(workspace=draft.workspace) as client:
         finders.domain_check_run(check=check, client=Reshaping(client, "lost-mail.com"))
 
     check.refresh_from_db()

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from orders import instantly, services
+from orders import instantly, instantly_keys
 from orders.forwarding import ForwardingState, forwarding_problem
 
 
@@ -102,7 +102,9 @@ def test_each_failure_reads_as_a_sentence_with_its_code(
 
 
 def test_a_missing_key_points_at_the_key_settings() -> None:
-    exc = services.InstantlyKeyMissing("This workspace has no Instantly API key yet.")
+    exc = instantly_keys.InstantlyKeyMissing(
+        "This workspace has no Instantly API key yet."
+    )
     problem = forwarding_problem(exc, domain="acme.com")
     assert (problem.code, problem.fix_key) == ("key", True)
 

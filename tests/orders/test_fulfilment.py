@@ -13,7 +13,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from orders import fulfilment, services, tasks, workflow
+from orders import fulfilment, instantly_keys, tasks, workflow
 from orders.models import Mailbox, MailboxStatus, Order, OrderStatus, RemoteAccount
 from sandbox.models import PreWarmedDomain
 from sandbox.services import accounts_cancel
@@ -41,7 +41,7 @@ def place(workspace, operator, lead, remote, queue, django_capture_on_commit_cal
 
 
 def poll(workspace):
-    with services.instantly_client_for(workspace=workspace) as client:
+    with instantly_keys.instantly_client_for(workspace=workspace) as client:
         return fulfilment.fulfilment_poll_workspace(workspace=workspace, client=client)
 
 

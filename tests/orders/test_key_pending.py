@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import services, tasks
+from orders import instantly_keys, tasks
 from orders.models import (
     InstantlyKey,
     KeyStatus,
@@ -108,7 +108,7 @@ def test_fake_key_is_refused_and_the_working_key_keeps_quoting(
     caplog,
 ):
     caplog.set_level(logging.DEBUG)
-    services.instantly_key_verify(workspace=workspace)
+    instantly_keys.instantly_key_verify(workspace=workspace)
     working = InstantlyKey.objects.get(workspace=workspace)
     assert working.status == KeyStatus.OK
 
@@ -238,19 +238,22 @@ def test_a_newer_paste_supersedes_a_verification_in_flight(
     first = enqueued.pop(0)
     paste(admin_client, workspace, remote.key[::-1], django_capture_on_commit_callbacks)
 
-    assert services.instantly_key_verify_pending(**first) is None
+    assert instantly_keys.instantly_key_verify_pending(**first) is None
     assert PendingInstantlyKey.objects.get().status == PendingKeyStatus.VERIFYING
     run_worker(enqueued)
     assert PendingInstantlyKey.objects.get().status == PendingKeyStatus.REFUSED
     # A redelivered message for a finished attempt does nothing.
-    assert services.instantly_key_verify_pending(pending_id=first["pending_id"]) is None
+    assert (
+        instantly_keys.instantly_key_verify_pending(pending_id=first["pending_id"])
+        is None
+    )
     assert InstantlyKey.objects.get(workspace=workspace).reveal() == remote.key
 
 
 def test_key_form_defaults_to_the_current_mode_and_hides_the_secret(
     admin_client, workspace
 ):
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace,
         by=None,
         secret="sk_live_Vb7Nm3Kq9Wx2Lp5Rt8Yz",
@@ -311,14 +314,14 @@ def test_plain_reload_shows_the_state_without_javascript(
 def test_any_answer_but_ok_refuses_the_pending_key_and_keeps_the_active_one(
     workspace, answer, outcome, detail
 ):
-    active = services.instantly_key_save(
+    active = instantly_keys.instantly_key_save(
         workspace=workspace,
         by=None,
         secret="sk_live_active_key_0001",
         label="Main",
         base_url="https://api.instantly.test/api/v2",
     )
-    pending = services.instantly_key_propose(
+    pending = instantly_keys.instantly_key_propose(
         workspace=workspace,
         by=None,
         secret=FAKE,
@@ -326,7 +329,7 @@ def test_any_answer_but_ok_refuses_the_pending_key_and_keeps_the_active_one(
         base_url="https://api.instantly.test/api/v2",
     )
 
-    result = services.instantly_key_verify_pending(
+    result = instantly_keys.instantly_key_verify_pending(
         pending_id=pending.pk,
         transport=httpx.MockTransport(lambda request: answer),
         sleep=lambda s: None,

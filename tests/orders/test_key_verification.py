@@ -9,7 +9,7 @@ import httpx
 import pytest
 from django.urls import reverse
 
-from orders import services, tasks
+from orders import instantly_keys, tasks
 from orders.instantly import InstantlyAuthError, InstantlyError, OutcomeUnknown
 from orders.models import InstantlyKey, KeyStatus, PendingInstantlyKey
 from orders.ratelimit import FileRateLimiter, MemoryRateLimiter
@@ -49,7 +49,7 @@ def offline(remote):
 
 @pytest.fixture
 def key(workspace):
-    return services.instantly_key_save(
+    return instantly_keys.instantly_key_save(
         workspace=workspace, by=None, secret=SECRET, label="Main", base_url=LIVE
     )
 
@@ -94,7 +94,7 @@ def refused_connection(request):
 def test_verify_stores_each_outcome(workspace, key, answer, status, detail):
     remote = Remote(answer)
 
-    result = services.instantly_key_verify(workspace=workspace, **offline(remote))
+    result = instantly_keys.instantly_key_verify(workspace=workspace, **offline(remote))
 
     key.refresh_from_db()
     assert (key.status, key.status_detail) == (status, detail)
@@ -105,11 +105,11 @@ def test_verify_stores_each_outcome(workspace, key, answer, status, detail):
 
 
 def test_verify_recovers_a_key_from_a_previous_failure(workspace, key):
-    services.instantly_key_verify(
+    instantly_keys.instantly_key_verify(
         workspace=workspace, **offline(Remote(recorded(401, "error_401")))
     )
 
-    services.instantly_key_verify(
+    instantly_keys.instantly_key_verify(
         workspace=workspace, **offline(Remote(recorded(200, "orders_page_1")))
     )
 
@@ -118,10 +118,10 @@ def test_verify_recovers_a_key_from_a_previous_failure(workspace, key):
 
 
 def test_a_later_401_from_any_call_marks_the_key_invalid(workspace, key):
-    services.instantly_key_verify(
+    instantly_keys.instantly_key_verify(
         workspace=workspace, **offline(Remote(recorded(200, "orders_page_2")))
     )
-    client = services.instantly_client_for(
+    client = instantly_keys.instantly_client_for(
         workspace=workspace, **offline(Remote(recorded(401, "error_401")))
     )
 
@@ -143,7 +143,7 @@ def test_a_later_401_from_any_call_marks_the_key_invalid(workspace, key):
 def test_scope_and_plan_errors_from_an_order_update_the_key(
     workspace, key, name, code, status
 ):
-    client = services.instantly_client_for(
+    client = instantly_keys.instantly_client_for(
         workspace=workspace, **offline(Remote(recorded(code, name)))
     )
     payload = {"order_type": "dfy", "items": [{"domain": "acme-mail.com"}]}
@@ -156,7 +156,7 @@ def test_scope_and_plan_errors_from_an_order_update_the_key(
 
 
 def test_other_failures_leave_the_key_status_alone(workspace, key):
-    client = services.instantly_client_for(
+    client = instantly_keys.instantly_client_for(
         workspace=workspace, **offline(Remote(httpx.Response(500)))
     )
 
@@ -168,10 +168,10 @@ def test_other_failures_leave_the_key_status_alone(workspace, key):
 
 
 def test_a_401_for_a_replaced_key_does_not_mark_the_new_key(workspace, key):
-    client = services.instantly_client_for(
+    client = instantly_keys.instantly_client_for(
         workspace=workspace, **offline(Remote(recorded(401, "error_401")))
     )
-    services.instantly_key_save(
+    instantly_keys.instantly_key_save(
         workspace=workspace, by=None, secret=SECRET[::-1], label="New", base_url=LIVE
     )
 
@@ -183,7 +183,7 @@ def test_a_401_for_a_replaced_key_does_not_mark_the_new_key(workspace, key):
 
 def test_verification_of_a_replaced_key_is_dropped(workspace, key):
     def replace_then_answer(request):
-        services.instantly_key_save(
+        instantly_keys.instantly_key_save(
             workspace=workspace,
             by=None,
             secret=SECRET[::-1],
@@ -192,7 +192,7 @@ def test_verification_of_a_replaced_key_is_dropped(workspace, key):
         )
         return recorded(401, "error_401")
 
-    result = services.instantly_key_verify(
+    result = instantly_keys.instantly_key_verify(
         workspace=workspace, **offline(Remote(replace_then_answer))
     )
 
@@ -216,7 +216,7 @@ def test_client_factory_uses_the_key_settings_and_shared_limiter(
         seen.append(request)
         return recorded(200, "orders_page_2")
 
-    with services.instantly_client_for(
+    with instantly_keys.instantly_client_for(
         workspace=workspace, transport=httpx.MockTransport(answer)
     ) as client:
         client.verify()
@@ -239,16 +239,18 @@ def test_client_factory_uses_the_key_settings_and_shared_limiter(
 
 
 def test_client_factory_without_a_key_says_so(workspace):
-    with pytest.raises(services.InstantlyKeyMissing, match="no Instantly API key"):
-        services.instantly_client_for(workspace=workspace)
-    with pytest.raises(services.InstantlyKeyMissing):
-        services.instantly_key_verify(workspace=workspace)
+    with pytest.raises(
+        instantly_keys.InstantlyKeyMissing, match="no Instantly API key"
+    ):
+        instantly_keys.instantly_client_for(workspace=workspace)
+    with pytest.raises(instantly_keys.InstantlyKeyMissing):
+        instantly_keys.instantly_key_verify(workspace=workspace)
 
 
 def test_undecryptable_key_is_stored_as_invalid(workspace, key):
     InstantlyKey.objects.filter(pk=key.pk).update(secret_encrypted="gAAAA-not-a-token")
 
-    result = services.instantly_key_verify(
+    result = instantly_keys.instantly_key_verify(
         workspace=workspace, **offline(Remote(recorded(200, "orders_page_2")))
     )
 
@@ -259,7 +261,7 @@ def test_undecryptable_key_is_stored_as_invalid(workspace, key):
 def test_verification_logs_never_hold_the_secret(workspace, key, caplog):
     caplog.set_level(logging.DEBUG)
 
-    services.instantly_key_verify(
+    instantly_keys.instantly_key_verify(
         workspace=workspace, **offline(Remote(recorded(401, "error_401")))
     )
 
@@ -272,7 +274,9 @@ def test_verification_logs_never_hold_the_secret(workspace, key, caplog):
 def test_task_verifies_through_the_service(workspace, key, monkeypatch):
     calls = []
     monkeypatch.setattr(
-        services, "instantly_key_verify", lambda *, workspace: calls.append(workspace)
+        instantly_keys,
+        "instantly_key_verify",
+        lambda *, workspace: calls.append(workspace),
     )
 
     tasks.verify_key_task(workspace_id=workspace.pk)
@@ -364,7 +368,7 @@ def test_operators_cannot_trigger_verification(
 def test_settings_page_shows_the_status_and_never_the_secret(
     admin_client, workspace, key
 ):
-    services.instantly_key_verify(
+    instantly_keys.instantly_key_verify(
         workspace=workspace, **offline(Remote(recorded(403, "error_403")))
     )
 

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
-from orders import crypto, services
+from orders import crypto, instantly_keys
 from orders.models import InstantlyKey, PendingInstantlyKey, PendingKeyStatus
 from tests.factories import MembershipFactory
 
@@ -44,7 +44,7 @@ def raw_rows():
 
 def install_key(workspace, secret=SECRET):
     """An active key, as a successful verification leaves it (the page only proposes keys)."""
-    return services.instantly_key_save(
+    return instantly_keys.instantly_key_save(
         workspace=workspace, by=None, secret=secret, label="Main", base_url=LIVE
     )
 
@@ -159,13 +159,13 @@ def test_unknown_encryption_key_is_a_clear_error(settings, workspace):
 def test_rotation_rewrites_a_pending_key_too(settings, workspace):
     old_key = Fernet.generate_key().decode()
     settings.DFY_ENCRYPTION_KEYS = [old_key]
-    services.instantly_key_propose(
+    instantly_keys.instantly_key_propose(
         workspace=workspace, by=None, secret=SECRET, label="New", base_url=LIVE
     )
     new_key = Fernet.generate_key().decode()
 
     settings.DFY_ENCRYPTION_KEYS = [new_key, old_key]
-    rotated = services.instantly_keys_rotate()
+    rotated = instantly_keys.instantly_keys_rotate()
     settings.DFY_ENCRYPTION_KEYS = [new_key]
 
     assert rotated == 1

@@ -19,7 +19,15 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from orders import cancellation, drafts, finders, mirror, services, tasks, workflow
+from orders import (
+    cancellation,
+    drafts,
+    finders,
+    instantly_keys,
+    mirror,
+    tasks,
+    workflow,
+)
 from orders.instantly import InstantlyTransientError, OutcomeUnknown
 from orders.models import (
     CheckStatus,
@@ -69,7 +77,7 @@ def kinds(order: Order) -> list[str]:
 
 
 def client_for(order: Order):  # type: ignore[no-untyped-def]
-    return services.instantly_client_for(workspace=order.workspace)
+    return instantly_keys.instantly_client_for(workspace=order.workspace)
 
 
 # --- validity drift ---------------------------------------------------------------------
@@ -338,7 +346,7 @@ class CancelAnswerLost(httpx.BaseTransport):
 
 
 def test_a_lost_cancel_answer_is_read_back_from_the_accounts_list(placed, lead, remote):
-    client = services.instantly_client_for(
+    client = instantly_keys.instantly_client_for(
         workspace=placed.workspace, transport=CancelAnswerLost()
     )
 
@@ -363,7 +371,7 @@ def test_a_lost_cancel_answer_is_read_back_from_the_accounts_list(placed, lead, 
 def test_a_lost_cancel_answer_that_cannot_be_read_back_stays_unknown(
     placed, lead, remote
 ):
-    client = services.instantly_client_for(
+    client = instantly_keys.instantly_client_for(
         workspace=placed.workspace, transport=CancelAnswerLost(reads_fail=True)
     )
 
@@ -598,12 +606,12 @@ def test_a_transient_refresh_failure_is_retried_and_the_panel_keeps_waiting(
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             raise httpx.ConnectError("unreachable", request=request)
 
-    factory = services.instantly_client_for
+    factory = instantly_keys.instantly_client_for
 
     def unreachable(*, workspace, **overrides):  # type: ignore[no-untyped-def]
         return factory(workspace=workspace, transport=Unreachable(), **overrides)
 
-    monkeypatch.setattr(services, "instantly_client_for", unreachable)
+    monkeypatch.setattr(instantly_keys, "instantly_client_for", unreachable)
     mirror.refresh_requested(workspace=workspace)
 
     # Called directly (not by a worker), Celery's autoretry re-raises the error.

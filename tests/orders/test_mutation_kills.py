@@ -16,7 +16,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import cancellation, instantly, rules, services, workflow
+from orders import cancellation, instantly, instantly_keys, lifecycle, rules, workflow
 from orders.models import (
     Mailbox,
     MailboxStatus,
@@ -82,7 +82,7 @@ def test_an_empty_draft_asks_for_a_domain_not_instantly(workspace):
 
 
 def test_a_quote_is_reused_only_within_the_reuse_window(quoted, workspace):
-    client = services.instantly_client_for(workspace=workspace)
+    client = instantly_keys.instantly_client_for(workspace=workspace)
 
     again = quote_for_order(order=quoted, client=client, reuse_seconds=120)
     assert again.reused is True
@@ -256,7 +256,7 @@ def approved(
 
 
 def _never_sent(workspace, monkeypatch):  # type: ignore[no-untyped-def]
-    client = services.instantly_client_for(workspace=workspace)
+    client = instantly_keys.instantly_client_for(workspace=workspace)
 
     def unreachable(payload: object) -> None:
         raise instantly.InstantlyTransientError("could not connect", request_sent=False)
@@ -425,7 +425,7 @@ def test_a_refused_cancel_is_recorded_and_cancels_nothing(cancellable, lead):
 
 def test_the_reuse_window_comes_from_the_settings(quoted, workspace, settings):
     settings.DFY_QUOTE_REUSE_SECONDS = 0
-    client = services.instantly_client_for(workspace=workspace)
+    client = instantly_keys.instantly_client_for(workspace=workspace)
 
     again = quote_for_order(order=quoted, client=client)
 
@@ -509,7 +509,7 @@ def test_each_bound_is_the_configured_one(accessor, name, settings):
 def test_an_edited_draft_is_priced_again_within_the_reuse_window(quoted, workspace):
     first = Quote.objects.get(order=quoted)
     OrderItem.objects.filter(order=quoted).update(domain="other-mail.com")
-    client = services.instantly_client_for(workspace=workspace)
+    client = instantly_keys.instantly_client_for(workspace=workspace)
 
     again = quote_for_order(order=quoted, client=client, reuse_seconds=120)
 
@@ -520,7 +520,7 @@ def test_an_edited_draft_is_priced_again_within_the_reuse_window(quoted, workspa
 
 def test_an_invalid_quote_keeps_instantlys_reason(quoted, workspace, remote):
     switches_set(workspace=remote.sandbox, unavailable_providers=[1])
-    client = services.instantly_client_for(workspace=workspace)
+    client = instantly_keys.instantly_client_for(workspace=workspace)
 
     outcome = quote_for_order(order=quoted, client=client, reuse_seconds=0)
 
@@ -550,7 +550,7 @@ def test_prefetched_rows_are_used_instead_of_read_again(
     quoted, workspace, django_assert_num_queries
 ):
     """The quote endpoint passes the rows it already read: only the quotes are queried."""
-    client = services.instantly_client_for(workspace=workspace)
+    client = instantly_keys.instantly_client_for(workspace=workspace)
     items = list(OrderItem.objects.filter(order=quoted).prefetch_related("mailboxes"))
     stored = Quote.objects.get(order=quoted)
 
@@ -567,7 +567,7 @@ def test_the_lock_brings_the_approved_quote_along(
 ):
     order = submitted_order(workspace, operator)
     with transaction.atomic(), django_assert_num_queries(2):  # order+quote, workspace
-        locked = workflow_common._lock(order)
+        locked = lifecycle.order_lock(order, with_workspace=True)
         assert locked.approved_quote == order.approved_quote
         assert locked.workspace.pk == workspace.pk
 
@@ -575,10 +575,14 @@ def test_the_lock_brings_the_approved_quote_along(
 def test_marking_placed_writes_only_its_own_fields(workspace, operator, remote):
     """A concurrent writer's change to another field (here the check count) survives."""
     order = submitted_order(workspace, operator)
+    # Reconciliation finds orders placed only from an unknown outcome.
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.UNKNOWN)
     with transaction.atomic():
-        locked = workflow_common._lock(order)
+        locked = lifecycle.order_lock(order, with_workspace=True)
         Order.objects.filter(pk=order.pk).update(reconcile_checks=7)
-        workflow_common.mark_placed(locked, by=None, kind="reconciled_placed")
+        workflow_common.mark_placed(
+            locked, by=None, kind=lifecycle.EventKind.RECONCILED_PLACED
+        )
     order.refresh_from_db()
     assert order.status == OrderStatus.PLACED
     assert order.placed_at is not None

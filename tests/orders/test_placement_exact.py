@@ -20,7 +20,7 @@ import pytest
 import time_machine
 from django.db import transaction
 
-from orders import drafts, notifications, services, tasks, workflow
+from orders import enqueue, instantly_keys, lifecycle, workflow
 from orders.instantly import (
     FORBIDDEN_HINT,
     InstantlyAuthError,
@@ -40,7 +40,7 @@ from orders.instantly import (
 )
 from orders.models import InstantlyKey, Order, OrderEvent, OrderStatus, Quote
 from orders.payload import fingerprint, order_payload
-from orders.workflow import common, placement
+from orders.workflow import placement
 from sandbox.switches import switches_set
 from sandbox.testing import in_process_transport
 from tests.factories import OrderFactory
@@ -66,23 +66,17 @@ CHECKOUT_WORDS = (
 
 @pytest.fixture(autouse=True)
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
-    """Notifications ("notify", (order id, event)) and task messages ("place"/"reconcile",
+    """Notices ("notify", (order id, notice)) and task messages ("place"/"reconcile",
     kwargs), recorded when asked for instead of sent."""
     sent: list[tuple[str, object]] = []
 
-    def notify(*, order: Order, event: str) -> None:
-        sent.append(("notify", (order.pk, event)))
+    def notify(*, order_id: int, notice: str) -> None:
+        sent.append(("notify", (order_id, notice)))
 
-    monkeypatch.setattr(notifications, "order_notify", notify)
+    monkeypatch.setattr(lifecycle, "order_notify", notify)
+    monkeypatch.setattr(enqueue, "place_order", lambda **kw: sent.append(("place", kw)))
     monkeypatch.setattr(
-        tasks.place_order_task,
-        "delay_on_commit",
-        lambda **kw: sent.append(("place", kw)),
-    )
-    monkeypatch.setattr(
-        tasks.reconcile_order_task,
-        "delay_on_commit",
-        lambda **kw: sent.append(("reconcile", kw)),
+        enqueue, "reconcile_order", lambda **kw: sent.append(("reconcile", kw))
     )
     return sent
 
@@ -388,7 +382,7 @@ def test_the_client_built_for_the_workspace_is_used_once_and_closed(
         built.append(workspace)
         return fake
 
-    monkeypatch.setattr(services, "instantly_client_for", client_for)
+    monkeypatch.setattr(instantly_keys, "instantly_client_for", client_for)
 
     placement.order_place(order=approved)
 
@@ -402,7 +396,7 @@ def test_a_client_passed_in_is_used_instead_of_building_one(approved, monkeypatc
     def client_for(**kwargs):
         raise AssertionError("a client was passed in")
 
-    monkeypatch.setattr(services, "instantly_client_for", client_for)
+    monkeypatch.setattr(instantly_keys, "instantly_client_for", client_for)
     fake = Fake(requote_of(quote_of(approved)), PLACED)
 
     place(approved, fake)
@@ -920,7 +914,7 @@ def test_a_429_to_the_real_post_is_an_unknown_outcome_never_a_release(
     approved, remote, sent
 ):
     transport = RealPost429()
-    client = services.instantly_client_for(
+    client = instantly_keys.instantly_client_for(
         workspace=approved.workspace, transport=transport
     )
 
@@ -950,7 +944,7 @@ def test_a_429_to_the_real_post_is_an_unknown_outcome_never_a_release(
 def test_a_timeout_after_the_sandbox_recorded_the_order_is_an_unknown_outcome(
     approved, remote, sent
 ):
-    client = services.instantly_client_for(
+    client = instantly_keys.instantly_client_for(
         workspace=approved.workspace, transport=TimeoutAfterSend(in_process_transport())
     )
 
@@ -1508,15 +1502,14 @@ def meddler(monkeypatch: pytest.MonkeyPatch) -> Callable[[Order], None]:
     put its stale 0 back."""
 
     def install(order: Order) -> None:
-        real = drafts.order_event_record
+        real = lifecycle.order_event_record
 
         def recording(**kwargs: Any) -> OrderEvent:
             event = real(**kwargs)
             Order.objects.filter(pk=order.pk).update(reconcile_checks=7)
             return event
 
-        monkeypatch.setattr(placement, "order_event_record", recording)
-        monkeypatch.setattr(common, "order_event_record", recording)
+        monkeypatch.setattr(lifecycle, "order_event_record", recording)
 
     return install
 

@@ -13,7 +13,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import services, tasks, workflow
+from orders import instantly_keys, tasks, workflow
 from orders.models import Order, OrderStatus
 from orders.ratelimit import Reservation
 from sandbox.switches import switches_set
@@ -116,7 +116,7 @@ def test_list_endpoints_failing_for_a_day_end_with_a_person_told_once_within_the
     started = approved.attempt_started_at
 
     calls: list[str] = []
-    sandbox_client = services.instantly_client_for
+    sandbox_client = instantly_keys.instantly_client_for
 
     def lists_down(*, workspace, **overrides):  # type: ignore[no-untyped-def]
         overrides.setdefault(
@@ -124,7 +124,7 @@ def test_list_endpoints_failing_for_a_day_end_with_a_person_told_once_within_the
         )
         return sandbox_client(workspace=workspace, **overrides)
 
-    monkeypatch.setattr(services, "instantly_client_for", lists_down)
+    monkeypatch.setattr(instantly_keys, "instantly_client_for", lists_down)
 
     told_at = None
     with time_machine.travel(timezone.now(), tick=False) as clock:
@@ -177,7 +177,9 @@ def test_a_429_to_the_real_post_that_was_recorded_is_reconciled_to_placed(
     approved, remote, workspace, queue, django_capture_on_commit_callbacks
 ):
     transport = RateLimitedRealPost(in_process_transport(), record=True)
-    client = services.instantly_client_for(workspace=workspace, transport=transport)
+    client = instantly_keys.instantly_client_for(
+        workspace=workspace, transport=transport
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         unknown = workflow.order_place(order=approved, client=client)
@@ -209,7 +211,9 @@ def test_a_429_to_the_real_post_never_recorded_posts_again_only_after_a_person_r
 ):
     settings.DFY_RECONCILE_MAX_CHECKS = 3
     transport = RateLimitedRealPost(in_process_transport(), record=False)
-    client = services.instantly_client_for(workspace=workspace, transport=transport)
+    client = instantly_keys.instantly_client_for(
+        workspace=workspace, transport=transport
+    )
     with django_capture_on_commit_callbacks(execute=True):
         workflow.order_place(order=approved, client=client)
 
@@ -253,7 +257,9 @@ class GrantOnce:
 def test_a_limiter_wait_that_never_sent_the_post_gives_the_claim_back(
     approved, remote, workspace
 ):
-    client = services.instantly_client_for(workspace=workspace, limiter=GrantOnce())
+    client = instantly_keys.instantly_client_for(
+        workspace=workspace, limiter=GrantOnce()
+    )
 
     released = workflow.order_place(order=approved, client=client)
 
@@ -292,7 +298,9 @@ def test_an_unknown_outcome_whose_checks_never_ran_goes_to_a_person_at_the_max_a
 ):
     """A dead worker: the sweeper enqueues checks nobody runs, and still tells a person."""
     transport = RateLimitedRealPost(in_process_transport(), record=False)
-    client = services.instantly_client_for(workspace=workspace, transport=transport)
+    client = instantly_keys.instantly_client_for(
+        workspace=workspace, transport=transport
+    )
     with django_capture_on_commit_callbacks(execute=True):
         workflow.order_place(order=approved, client=client)
 
@@ -366,7 +374,9 @@ def test_the_order_page_lists_the_reconciliation_checks(
     approved, remote, workspace, lead, client, queue, django_capture_on_commit_callbacks
 ):
     transport = RateLimitedRealPost(in_process_transport(), record=False)
-    placing = services.instantly_client_for(workspace=workspace, transport=transport)
+    placing = instantly_keys.instantly_client_for(
+        workspace=workspace, transport=transport
+    )
     with django_capture_on_commit_callbacks(execute=True):
         workflow.order_place(order=approved, client=placing)
     queue.drain(django_capture_on_commit_callbacks)  # one check: not found

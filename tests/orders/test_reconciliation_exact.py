@@ -20,8 +20,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from orders import crypto, fulfilment, notifications, services, tasks
-from orders.drafts import order_event_record
+from orders import crypto, enqueue, fulfilment, instantly_keys, lifecycle
 from orders.instantly import (
     InstantlyAuthError,
     InstantlyClient,
@@ -29,6 +28,7 @@ from orders.instantly import (
     InstantlyTransientError,
     RateLimited,
 )
+from orders.lifecycle import order_event_record
 from orders.models import (
     Mailbox,
     Order,
@@ -89,10 +89,10 @@ def told(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
     """(order id, notification event) for every notification asked for."""
     calls: list[tuple[int, str]] = []
 
-    def notify(*, order: Order, event: str) -> None:
-        calls.append((order.pk, event))
+    def notify(*, order_id: int, notice: str) -> None:
+        calls.append((order_id, notice))
 
-    monkeypatch.setattr(notifications, "order_notify", notify)
+    monkeypatch.setattr(lifecycle, "order_notify", notify)
     return calls
 
 
@@ -101,14 +101,10 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[dict[str, Any]]]:
     """Task messages recorded (their keyword arguments) instead of sent."""
     sent: dict[str, list[dict[str, Any]]] = {"place": [], "reconcile": []}
     monkeypatch.setattr(
-        tasks.place_order_task,
-        "delay_on_commit",
-        lambda **kwargs: sent["place"].append(kwargs),
+        enqueue, "place_order", lambda **kwargs: sent["place"].append(kwargs)
     )
     monkeypatch.setattr(
-        tasks.reconcile_order_task,
-        "delay_on_commit",
-        lambda **kwargs: sent["reconcile"].append(kwargs),
+        enqueue, "reconcile_order", lambda **kwargs: sent["reconcile"].append(kwargs)
     )
     return sent
 
@@ -125,7 +121,7 @@ def meanwhile_after_the_audit_row(
         Order.objects.filter(pk=order.pk).update(**fields)
         return event
 
-    monkeypatch.setattr(reconciliation, "order_event_record", record)
+    monkeypatch.setattr(lifecycle, "order_event_record", record)
 
 
 # --- the backoff ----------------------------------------------------------------------------
@@ -492,7 +488,7 @@ def test_a_failed_read_keeps_what_the_last_read_showed():
     [
         (InstantlyAuthError("Key revoked"), "Key revoked"),
         (InstantlyPlanError("No active plan"), "No active plan"),
-        (services.InstantlyKeyMissing("No key yet"), "No key yet"),
+        (instantly_keys.InstantlyKeyMissing("No key yet"), "No key yet"),
         (crypto.SecretUnreadable("Unreadable key"), "Unreadable key"),
     ],
 )
@@ -592,7 +588,7 @@ def test_without_a_client_the_workspaces_own_is_built_and_closed(monkeypatch):
         asked.append(workspace)
         return built
 
-    monkeypatch.setattr(services, "instantly_client_for", factory)
+    monkeypatch.setattr(instantly_keys, "instantly_client_for", factory)
 
     reconciliation.order_reconcile(order=order)
 
@@ -605,9 +601,11 @@ def test_a_workspace_without_a_key_is_a_refused_read(monkeypatch):
     order = unknown_order(domains=["a.com"])
 
     def factory(*, workspace: object) -> Built:
-        raise services.InstantlyKeyMissing("The workspace has no Instantly API key.")
+        raise instantly_keys.InstantlyKeyMissing(
+            "The workspace has no Instantly API key."
+        )
 
-    monkeypatch.setattr(services, "instantly_client_for", factory)
+    monkeypatch.setattr(instantly_keys, "instantly_client_for", factory)
 
     reconciliation.order_reconcile(order=order)
 

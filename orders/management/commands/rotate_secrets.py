@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from orders.services import instantly_keys_rotate
+from orders.instantly_keys import instantly_keys_rotate
 from orders.webhooks import webhook_secrets_reencrypt
 
 

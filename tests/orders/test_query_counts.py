@@ -1,0 +1,98 @@
+"""The pages people open most answer with a fixed number of queries, whatever the size of
+the order or the inbox: pinned here (issue 13 moved every status write into one module and
+kept these counts; a change that adds a query per row fails)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from orders.models import Order
+from tests.integration.support import JANE, JOHN, draft_order, submitted_order
+
+pytestmark = pytest.mark.django_db
+
+# Order page of a request waiting for approval, as its lead sees it (17 before issue 13: an
+# order never bought no longer looks for cancellations); the approval inbox; the builder of a
+# draft; the admin's record of an order. The others were measured before issue 13 moved the
+# writes and are unchanged, at 1 and 4 items or requests alike.
+ORDER_PAGE = 16
+INBOX = 8
+BUILDER = 10
+ADMIN_ORDER = 8
+# A placed order's page (one query more once some mailboxes are cancelled: the bill's cost
+# after cancellations), as before cancellations became queued runs.
+PLACED_ORDER_PAGE = 25
+
+
+def queries(client: Client, url: str) -> int:
+    """Queries of the second request: the first fills per-process caches (content types,
+    the session) that a running portal has already."""
+    assert client.get(url).status_code == 200, url
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(ctx.captured_queries)
+
+
+def items(count: int) -> list[tuple[str, int, list[tuple[str, str, str]]]]:
+    return [(f"acme-mail{n}.com", 1, [JANE, JOHN]) for n in range(count)]
+
+
+def url(name: str, order: Order) -> str:
+    return reverse(f"orders:{name}", args=[order.workspace.slug, order.pk])
+
+
+@pytest.fixture
+def lead_client(client, lead):  # type: ignore[no-untyped-def]
+    client.force_login(lead)
+    return client
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_order_page(lead_client, workspace, operator, remote, size) -> None:  # type: ignore[no-untyped-def]
+    order = submitted_order(workspace, operator, items=items(size))
+    assert queries(lead_client, url("detail", order)) == ORDER_PAGE
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_approval_inbox(lead_client, workspace, operator, remote, size) -> None:  # type: ignore[no-untyped-def]
+    for n in range(size):
+        submitted_order(workspace, operator, items=items(1), title=f"Q{n}")
+    inbox = reverse("orders:approvals", args=[workspace.slug])
+    assert queries(lead_client, inbox) == INBOX
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_builder(operator_client, workspace, operator, remote, size) -> None:  # type: ignore[no-untyped-def]
+    order = draft_order(workspace, operator, items=items(size))
+    assert queries(operator_client, url("build", order)) == BUILDER
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_admin_order_record(
+    client, admin_user, workspace, operator, remote, size
+) -> None:  # type: ignore[no-untyped-def]
+    order = submitted_order(workspace, operator, items=items(size))
+    client.force_login(admin_user)
+    page = reverse("admin:orders_order_change", args=[order.pk])
+    assert queries(client, page) == ADMIN_ORDER
+
+
+def test_placed_order_page_before_and_after_a_cancellation(
+    lead_client, cancellable, lead
+) -> None:  # type: ignore[no-untyped-def]
+    from orders import cancellation
+
+    page = cancellable.get_absolute_url()
+    assert queries(lead_client, page) == PLACED_ORDER_PAGE
+    cancellation.order_cancel_mailboxes(
+        order=cancellable,
+        by=lead,
+        domains=["tryacme.org"],
+        confirmation="cancel 1 mailbox",
+    )
+    assert queries(lead_client, page) == PLACED_ORDER_PAGE + 1
