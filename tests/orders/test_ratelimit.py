@@ -328,10 +328,11 @@ def test_file_limiter_is_shared_by_two_real_processes(tmp_path):
     combined = first + second
     assert len(combined) == 50
     assert max_in_any_window(combined, 0.5) <= 10
-    # Sharing, not taking turns by accident: both got slots in the first window.
-    earliest = min(combined)
-    assert min(first) - earliest < 0.5
-    assert min(second) - earliest < 0.5
+    # Sharing, not taking turns by accident: each process got slots while the other was still
+    # acquiring (their active spans overlap), so the window above held for both together.
+    # Compared by order, not by wall time: a loaded machine may start one interpreter late.
+    assert min(first) < max(second)
+    assert min(second) < max(first)
 
 
 # --- Redis ----------------------------------------------------------------------------------------
