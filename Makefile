@@ -45,6 +45,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	git ls-files -z -- 'templates/*.html' | xargs -0 $(BIN)/djade --target-version 5.2
 
+# Performance figures against the budgets of docs/performance.md, into var/bench.json: on
+# PostgreSQL + Redis when both answer (DATABASE_URL / REDIS_URL, else 127.0.0.1's default
+# ports), then on the embedded default. `make bench ARGS=history` runs one module,
+# ARGS=--backend=sqlite one backend, ARGS=--smoke everything at a tiny size (bench/__main__.py).
 bench: $(STAMP)
 	DJANGO_DEBUG=true DJANGO_LOG_LEVEL=WARNING DFY_INSTANTLY_LOG_LEVEL=WARNING $(BIN)/python -m bench $(ARGS)
 

@@ -41,6 +41,10 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
             "task": "orders.sweep_cancellations",
             "schedule": float(settings.DFY_SWEEP_INTERVAL),
         },
+        "sweep-domain-checks": {
+            "task": "orders.sweep_domain_checks",
+            "schedule": float(settings.DFY_SWEEP_INTERVAL),
+        },
         "poll-fulfilment": {
             "task": "orders.poll_fulfilment",
             "schedule": float(settings.DFY_POLL_INTERVAL),

@@ -339,7 +339,8 @@ DEFAULT_FROM_EMAIL = env_str(
 # long. It must exceed the longest a live worker may hold a message: the longest hard time
 # limit (660 s) plus the longest retry countdown (notifications back off up to 3,600 s), or a
 # second worker would run a task the first is still waiting on. The price: after a worker is
-# killed, its unfinished tasks run again only this much later (docs/tasks.md).
+# killed, its unfinished tasks run again only this much later (docs/tasks.md), unless a sweeper
+# resumes them sooner (placements, cancellations and domain checks are).
 # tests/integration/test_durable_delivery.py checks the sum against every task.
 DFY_BROKER_VISIBILITY_TIMEOUT_SECONDS = 2 * 3600
 if REDIS_URL:

@@ -1,5 +1,6 @@
-"""Cancelling mailboxes of a placed order: preview the consequences, confirm by typing, queue
-a run, and let a worker call Instantly once and record the result per mailbox.
+"""Cancelling mailboxes of a placed order: preview the consequences, check the typed
+confirmation, call Instantly once and record the result per mailbox. Cancellations run as
+queued runs (orders/cancellation_runs.py), which call these.
 
 Instantly deletes a cancelled mailbox's Unibox emails and conversations permanently, and
 cancelling the last live mailbox of a domain cancels the domain too. The cancel call changes
@@ -13,28 +14,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from orders import billing, enqueue, instantly_keys
+from orders import billing, instantly_keys
 from orders.instantly import InstantlyClient, InstantlyError, OutcomeUnknown
 from orders.lifecycle import (
-    BOUGHT_OR_CANCELLED_STATUSES,
+    BOUGHT_STATUSES,
     EventKind,
     order_event_record,
     order_lock,
     order_transition,
 )
 from orders.models import (
-    CancellationRun,
-    CancellationStatus,
     Mailbox,
     MailboxStatus,
+    MailboxTally,
     Membership,
     Order,
     OrderStatus,
@@ -55,16 +53,6 @@ RESULT_WORDS = {
     NOT_CANCELLED: "Not cancelled (Instantly did not list it)",
     UNKNOWN: "Unknown: Instantly's answer was lost; the next poll will tell",
 }
-IN_PROGRESS_MESSAGE = "A cancellation of this order is already in progress."
-IN_PROGRESS = (CancellationStatus.QUEUED, CancellationStatus.RUNNING)
-ERROR_LENGTH = CancellationRun._meta.get_field("error").max_length
-# A queued run this old lost its message; a running one this old lost its worker (the task's
-# hard limit is 360 s), which may have sent the cancel call.
-RUN_REQUEUE_SECONDS = 120
-# Runs the order page reads: the newest, and the newest with answers among these.
-RECENT_RUNS = 10
-RUN_STALE_SECONDS = 600
-SWEEP_BATCH = 100
 
 
 class CancelError(Exception):
@@ -214,7 +202,7 @@ def _live_on_domain(order: Order, domain: str) -> set[str]:
     return ours | remote
 
 
-def _confirmed(
+def cancellation_confirmed(
     *,
     order: Order,
     by: User,
@@ -232,262 +220,7 @@ def _confirmed(
     return preview
 
 
-def cancellation_request(
-    *,
-    order: Order,
-    by: User,
-    mailbox_ids: Sequence[int] = (),
-    domains: Sequence[str] = (),
-    confirmation: str,
-) -> CancellationRun:
-    """Queue the confirmed cancellation of the chosen mailboxes for a worker, which sends it
-    (`cancellation_run_execute`). `confirmation` must be the preview's phrase. Raises
-    CancelError, also while another cancellation of the order is queued or running."""
-    preview = _confirmed(
-        order=order,
-        by=by,
-        mailbox_ids=mailbox_ids,
-        domains=domains,
-        confirmation=confirmation,
-    )
-    with transaction.atomic():
-        # Under the order's lock, of two confirmations at once only one queues a run.
-        locked = order_lock(order)
-        if locked.cancellation_runs.filter(status__in=IN_PROGRESS).exists():
-            raise CancelError(IN_PROGRESS_MESSAGE)
-        run = CancellationRun.objects.create(
-            workspace_id=locked.workspace_id,
-            order=locked,
-            requested_by=by,
-            emails=preview.emails,
-            domains_cancelled=preview.domains_cancelled,
-        )
-        order_event_record(
-            order=locked,
-            by=by,
-            kind=EventKind.CANCEL_QUEUED,
-            from_status=locked.status,
-            to_status=locked.status,
-            run_id=run.pk,
-            emails=run.emails,
-        )
-        enqueue.cancel_mailboxes(run_id=run.pk)
-    return run
-
-
-def cancellation_run_execute(
-    *, run_id: int, client: InstantlyClient | None = None
-) -> CancellationRun | None:
-    """Send a queued run's cancellation: one cancel call, never repeated, then the result per
-    mailbox on the order and on the run. Returns the run, or None when it is gone.
-
-    The run is claimed first (queued → running, one conditional UPDATE): a run that is not
-    queued is returned untouched, so a redelivered message never cancels twice. A run left
-    running past `RUN_STALE_SECONDS` was claimed by a worker that stopped mid-call: it is
-    settled by reading Instantly's accounts list, never by a second cancel call.
-    Never call inside a transaction: the request is recorded before the HTTP call."""
-    now = timezone.now()
-    claimed = CancellationRun.objects.filter(
-        pk=run_id, status=CancellationStatus.QUEUED
-    ).update(status=CancellationStatus.RUNNING, started_at=now)
-    run = (
-        CancellationRun.objects.select_related("order__workspace", "requested_by")
-        .filter(pk=run_id)
-        .first()
-    )
-    if run is None:
-        logger.info("cancellation run %s is gone", run_id)
-        return None
-    if claimed:
-        return _run_send(run, client)
-    if run.status == CancellationStatus.RUNNING and _reclaim_stale(run, now):
-        return _run_settle(run, client)
-    if run.status == CancellationStatus.RUNNING:
-        logger.warning(
-            "order %s: cancellation run %s is already running; not sent again",
-            run.order_id,
-            run.pk,
-        )
-    return run
-
-
-def _reclaim_stale(run: CancellationRun, now: datetime) -> bool:
-    """Take over a run whose worker stopped (one conditional UPDATE on its start time, so of
-    two sweeps only one settles it)."""
-    if run.started_at is None or run.started_at >= now - timedelta(
-        seconds=RUN_STALE_SECONDS
-    ):
-        return False
-    return bool(
-        CancellationRun.objects.filter(
-            pk=run.pk, status=CancellationStatus.RUNNING, started_at=run.started_at
-        ).update(started_at=now)
-    )
-
-
-def _run_settle(
-    run: CancellationRun, client: InstantlyClient | None
-) -> CancellationRun:
-    """The worker that sent this run's cancel call stopped before recording its answer, so
-    the call may or may not have reached Instantly: its accounts list tells which addresses
-    are cancelled now (a read; the cancel call is never sent twice)."""
-    if client is None:
-        try:
-            with instantly_keys.instantly_client_for(
-                workspace=run.order.workspace
-            ) as built:
-                return _run_settle(run, built)
-        except instantly_keys.InstantlyKeyMissing as exc:
-            return _run_end(run, CancellationStatus.FAILED, error=exc.problem)
-    logger.warning(
-        "order %s: cancellation run %s stopped mid-call; reading Instantly's accounts",
-        run.order_id,
-        run.pk,
-    )
-    results = _cancel_read_back(client, list(run.emails))
-    try:
-        preview = _preview_now(run.order, run.emails)
-    except CancelError:
-        # The fulfilment poll has already recorded these mailboxes as cancelled.
-        return _run_end(run, CancellationStatus.DONE, results=results)
-    with transaction.atomic():
-        outcome = _cancel_record(run.order, run.requested_by, preview, results)
-        run.order = outcome.order
-        return _run_end(run, CancellationStatus.DONE, results=dict(outcome.results))
-
-
-def cancellation_runs_sweep(*, now: datetime | None = None) -> int:
-    """Beat: send again the runs whose message was lost (queued too long: the claim makes a
-    duplicate harmless) and those a stopped worker left running (settled by a read). Returns
-    how many were sent."""
-    now = now or timezone.now()
-    runs = CancellationRun.objects.filter(
-        Q(
-            status=CancellationStatus.QUEUED,
-            created_at__lt=now - timedelta(seconds=RUN_REQUEUE_SECONDS),
-        )
-        | Q(
-            status=CancellationStatus.RUNNING,
-            started_at__lt=now - timedelta(seconds=RUN_STALE_SECONDS),
-        )
-    ).values_list("pk", flat=True)[:SWEEP_BATCH]
-    sent = list(runs)
-    for pk in sent:
-        enqueue.cancel_mailboxes(run_id=pk)
-    if sent:
-        logger.info("cancellation sweep: %s runs sent again", len(sent))
-    return len(sent)
-
-
-def _run_send(run: CancellationRun, client: InstantlyClient | None) -> CancellationRun:
-    order, by = run.order, run.requested_by
-    try:
-        preview = _preview_now(order, run.emails)
-    except CancelError as exc:
-        return _run_refused(run, str(exc))
-    try:
-        results = _cancel_send(order, by, preview, client)
-    except instantly_keys.InstantlyKeyMissing as exc:
-        return _run_refused(run, exc.problem)
-    except CancelError as exc:  # Instantly refused it; _cancel_call recorded why
-        return _run_end(run, CancellationStatus.FAILED, error=str(exc))
-    with transaction.atomic():
-        outcome = _cancel_record(order, by, preview, results)
-        run.order = outcome.order
-        return _run_end(run, CancellationStatus.DONE, results=dict(outcome.results))
-
-
-def _preview_now(order: Order, emails: Sequence[str]) -> CancelPreview:
-    """The confirmed addresses as the order has them now: a mailbox cancelled since the
-    confirmation is left out, and an order no longer cancellable raises CancelError."""
-    wanted = set(emails)
-    return cancellation_preview(
-        order=order,
-        mailbox_ids=[
-            m.pk
-            for m in Mailbox.objects.filter(item__order=order)
-            .exclude(status=MailboxStatus.CANCELLED)
-            .select_related("item")
-            if m.email.lower() in wanted
-        ],
-    )
-
-
-def _run_refused(run: CancellationRun, reason: str) -> CancellationRun:
-    """Nothing was sent: say why on the order's timeline and on the run."""
-    order_event_record(
-        order=run.order,
-        by=run.requested_by,
-        kind=EventKind.CANCEL_FAILED,
-        from_status=run.order.status,
-        to_status=run.order.status,
-        message=reason,
-    )
-    return _run_end(run, CancellationStatus.FAILED, error=reason)
-
-
-def _run_end(
-    run: CancellationRun,
-    status: CancellationStatus,
-    *,
-    results: dict[str, str] | None = None,
-    error: str = "",
-) -> CancellationRun:
-    run.status = status
-    run.results = results or {}
-    run.error = error[:ERROR_LENGTH]
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "results", "error", "finished_at"])
-    return run
-
-
-def order_cancel_mailboxes(
-    *,
-    order: Order,
-    by: User,
-    mailbox_ids: Sequence[int] = (),
-    domains: Sequence[str] = (),
-    confirmation: str,
-    client: InstantlyClient | None = None,
-) -> CancelOutcome:
-    """Cancel the chosen mailboxes at Instantly in the caller's thread (one call, never
-    repeated) and record the result per mailbox: for a shell and the tests of the cancel
-    itself. Views queue a run instead (`cancellation_request`). `confirmation` must be the
-    preview's phrase. Raises CancelError.
-
-    Never call inside a transaction: the request is recorded before the HTTP call.
-    """
-    preview = _confirmed(
-        order=order,
-        by=by,
-        mailbox_ids=mailbox_ids,
-        domains=domains,
-        confirmation=confirmation,
-    )
-    # Recorded as a run like a queued one, so the order page reads every cancellation alike.
-    run = CancellationRun.objects.create(
-        workspace_id=order.workspace_id,
-        order=order,
-        requested_by=by,
-        emails=preview.emails,
-        domains_cancelled=preview.domains_cancelled,
-        status=CancellationStatus.RUNNING,
-        started_at=timezone.now(),
-    )
-    try:
-        results = _cancel_send(order, by, preview, client)
-    except instantly_keys.InstantlyKeyMissing as exc:
-        _run_end(run, CancellationStatus.FAILED, error=exc.problem)
-        raise
-    except CancelError as exc:
-        _run_end(run, CancellationStatus.FAILED, error=str(exc))
-        raise
-    outcome = _cancel_record(order, by, preview, results)
-    _run_end(run, CancellationStatus.DONE, results=dict(outcome.results))
-    return outcome
-
-
-def _cancel_send(
+def cancel_send(
     order: Order,
     by: User | None,
     preview: CancelPreview,
@@ -497,7 +230,7 @@ def _cancel_send(
     when Instantly refused (recorded too), InstantlyKeyMissing before anything is recorded."""
     if client is None:
         with instantly_keys.instantly_client_for(workspace=order.workspace) as built:
-            return _cancel_send(order, by, preview, built)
+            return cancel_send(order, by, preview, built)
     order_event_record(
         order=order,
         by=by,
@@ -517,7 +250,7 @@ def _cancel_call(
         cancelled = client.cancel_accounts(emails)
     except OutcomeUnknown as exc:
         logger.warning("order %s: cancellation outcome unknown: %s", order.pk, exc)
-        return _cancel_read_back(client, emails)
+        return cancel_read_back(client, emails)
     except InstantlyError as exc:
         order_event_record(
             order=order,
@@ -533,7 +266,7 @@ def _cancel_call(
     return {e: CANCELLED if e in done else NOT_CANCELLED for e in emails}
 
 
-def _cancel_read_back(client: InstantlyClient, emails: list[str]) -> dict[str, str]:
+def cancel_read_back(client: InstantlyClient, emails: list[str]) -> dict[str, str]:
     """The cancel answer was lost: the accounts list says which addresses are cancelled."""
     wanted = set(emails)
     live: set[str] = set()
@@ -553,11 +286,18 @@ def _cancel_read_back(client: InstantlyClient, emails: list[str]) -> dict[str, s
 
 
 @transaction.atomic
-def _cancel_record(
+def cancel_record(
     order: Order, by: User | None, preview: CancelPreview, results: dict[str, str]
 ) -> CancelOutcome:
     locked = order_lock(order)
     now = timezone.now()
+    # The statuses as they are under the order's lock (the poll may have moved some since
+    # the preview was read): what the dashboard's tallies take the cancelled ones from.
+    before = dict(
+        Mailbox.objects.filter(pk__in=[m.pk for m in preview.mailboxes]).values_list(
+            "pk", "status"
+        )
+    )
     changed = []
     for mailbox in preview.mailboxes:
         if results.get(mailbox.email.lower()) == CANCELLED:
@@ -565,6 +305,12 @@ def _cancel_record(
             mailbox.cancelled_at = now
             changed.append(mailbox)
     Mailbox.objects.bulk_update(changed, ["status", "cancelled_at"])
+    if locked.status in BOUGHT_STATUSES:
+        # Before the order's own move below, which writes the bought tally after these.
+        MailboxTally.objects.mailboxes_moved(
+            workspace_id=locked.workspace_id,
+            moves=[(m.item.provider, before.get(m.pk), m.status) for m in changed],
+        )
     left = (
         Mailbox.objects.filter(item__order=locked)
         .exclude(status=MailboxStatus.CANCELLED)
@@ -614,36 +360,8 @@ def last_cancellation(order: Order) -> list[tuple[str, str]]:
     )
     if event is None:
         return []
-    return _in_words(event.detail.get("results", {}))
+    return results_in_words(event.detail.get("results", {}))
 
 
-def _in_words(results: dict[str, object]) -> list[tuple[str, str]]:
+def results_in_words(results: dict[str, object]) -> list[tuple[str, str]]:
     return [(email, RESULT_WORDS.get(str(r), str(r))) for email, r in results.items()]
-
-
-@dataclass(frozen=True)
-class CancellationState:
-    # The newest run, for its status block (and its poll while it is not finished).
-    latest: CancellationRun | None
-    # The newest run that got answers, in words, for the "Last cancellation" table.
-    results: list[tuple[str, str]]
-
-
-def cancellation_state(order: Order) -> CancellationState:
-    """What the order page shows of its cancellations, in one query (none for an order that
-    was never bought: it has none). Every cancellation is a run, so the runs say it all."""
-    if order.status not in BOUGHT_OR_CANCELLED_STATUSES:
-        return CancellationState(None, [])
-    runs = list(order.cancellation_runs.select_related("requested_by")[:RECENT_RUNS])
-    answered = next(
-        (r for r in runs if r.status == CancellationStatus.DONE and r.results), None
-    )
-    return CancellationState(
-        latest=runs[0] if runs else None,
-        results=_in_words(answered.results) if answered else [],
-    )
-
-
-def cancellation_run_latest(order: Order) -> CancellationRun | None:
-    """The order's latest cancellation run, for the poll of its status block."""
-    return order.cancellation_runs.select_related("requested_by").first()

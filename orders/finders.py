@@ -3,7 +3,9 @@ stock and the domains a workspace already owns (for extra mailboxes).
 
 Reads that answer in one call (suggestions, pre-warmed stock) happen in the request; a check
 of many domains runs in the worker, batch by batch under Instantly's check limit, and writes its
-progress to its DomainCheck row, which the page polls.
+progress to its DomainCheck row, which the page polls. One run at a time works on a check, under
+a lease; the sweeper sends a check whose run died (a killed worker) again, and the next run
+carries on from the last saved batch.
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from orders import enqueue, instantly, instantly_keys, mirror, quotes
+from orders import conf, enqueue, instantly, instantly_keys, mirror, quotes, ratelimit
 from orders.domains import (
     CHECK_BATCH_SIZE,
     chunked,
@@ -124,6 +126,93 @@ def _state_of(result: instantly.DomainAvailability) -> dict[str, str]:
     return {"state": "taken"}
 
 
+# A batch may wait up to a whole window of Instantly's check limit for its turn (a paste of
+# more than 1,500 domains, or a second check within the minute): the check's client has that
+# long on top of the usual deadline, so the page says how long and the run waits, instead of
+# failing the call and burning the task's retries in a few seconds.
+CHECK_WINDOW_SECONDS = ratelimit.CHECK_MINUTE
+# One run at a time works on a check, under a lease kept in `DomainCheck.waiting_until`: a run
+# claims the check when no lease is running, renews the lease with every save and saves nothing
+# once it has lost it. A live run saves at least once per call, and a call ends within the
+# check's deadline, so a lease that ran out belongs to a dead run (a killed worker, whose
+# message Redis returns only after its two-hour visibility timeout). The margin covers the
+# clocks of different hosts.
+CHECK_LEASE_MARGIN_SECONDS = 15
+# The sweeper sends a check again once its lease ran out this long ago (longer than a task
+# retry's countdown, which waits with the lease released), or once it has waited this long for
+# its first run (a lost message).
+CHECK_RESEND_AFTER_SECONDS = 60
+# A check still unfinished this long after it was asked for is stopped, so the page stops
+# waiting: 5,000 domains take a few minutes at 30 calls a minute.
+CHECK_GIVE_UP_SECONDS = 3600
+CHECK_SWEEP_BATCH = 100
+UNFINISHED = (CheckStatus.QUEUED, CheckStatus.RUNNING)
+CHECK_STATE = [
+    "results",
+    "status",
+    "waiting_until",
+    "wait_reason",
+    "error",
+    "finished_at",
+]
+
+
+def _check_deadline_seconds() -> float:
+    return conf.instantly_deadline_seconds() + CHECK_WINDOW_SECONDS
+
+
+class _LeaseLost(Exception):
+    """Another run took the check over: this one stops without saving anything more."""
+
+
+@dataclass
+class _Lease:
+    check: DomainCheck
+    until: datetime
+
+    def save(self, **fields: object) -> None:
+        """Save `fields` and renew the lease, only while this run still holds it."""
+        self._write(timezone.now() + timedelta(seconds=_lease_seconds()), fields)
+
+    def end(self, **fields: object) -> None:
+        """Save `fields` and let the lease go: the check is finished."""
+        self._write(None, fields)
+
+    def release(self) -> None:
+        """Let the lease go now so that the task's retry may claim the check."""
+        self._write(timezone.now(), {})
+
+    def _write(self, until: datetime | None, fields: dict[str, object]) -> None:
+        held = DomainCheck.objects.filter(
+            pk=self.check.pk, waiting_until=self.until
+        ).update(waiting_until=until, **fields)
+        if not held:
+            raise _LeaseLost
+        for name, value in {**fields, "waiting_until": until}.items():
+            setattr(self.check, name, value)
+        if until is not None:
+            self.until = until
+
+
+def _lease_seconds() -> float:
+    return _check_deadline_seconds() + CHECK_LEASE_MARGIN_SECONDS
+
+
+def _check_claim(check: DomainCheck) -> _Lease | None:
+    """The check's lease for this run, with what earlier runs saved; None when the check is
+    finished or another run holds a lease that has not run out."""
+    now = timezone.now()
+    until = now + timedelta(seconds=_lease_seconds())
+    claimed = (
+        DomainCheck.objects.filter(pk=check.pk, status__in=UNFINISHED)
+        .filter(Q(waiting_until__isnull=True) | Q(waiting_until__lte=now))
+        .update(status=CheckStatus.RUNNING, waiting_until=until)
+    )
+    # Only the check's own columns: the task's select_related order and workspace stay.
+    check.refresh_from_db(fields=CHECK_STATE)
+    return _Lease(check, until) if claimed else None
+
+
 def domain_check_run(
     *,
     check: DomainCheck,
@@ -131,10 +220,28 @@ def domain_check_run(
     final: bool = False,
 ) -> DomainCheck:
     """Check every domain not yet checked, batch by batch, saving after each batch so the page
-    shows progress. Safe to run again: finished domains are skipped. Never inside a transaction.
+    shows progress. Safe to run again and twice at once: finished domains are skipped, and
+    the check's lease lets one run at a time work on it (a second run returns at once, a run
+    that lost its lease stops), so progress never goes backwards and no saved batch is
+    checked again. Never inside a transaction.
 
     A transient failure propagates (the task retries it) unless this is the `final` try: then
     the check fails with the reason, so the page stops polling instead of "checking" forever."""
+    lease = _check_claim(check)
+    if lease is None:
+        return check
+    try:
+        return _check_batches(lease, client, final)
+    except _LeaseLost:
+        logger.warning("domain check %s: another run took it over", check.pk)
+        check.refresh_from_db(fields=CHECK_STATE)
+        return check
+
+
+def _check_batches(
+    lease: _Lease, client: instantly.InstantlyClient | None, final: bool
+) -> DomainCheck:
+    check = lease.check
     policy = tld_policy(check.order.order_type if check.order else "dfy")
     pending = []
     for domain in check.domains:
@@ -146,20 +253,19 @@ def domain_check_run(
             check.results[domain] = {"state": "invalid", "reason": problem}
         else:
             pending.append(domain)
-    check.status = CheckStatus.RUNNING
-    check.save(update_fields=["results", "status"])
+    lease.save(results=check.results)
 
     def waiting(seconds: float, reason: str) -> None:
-        check.waiting_until = timezone.now() + timedelta(seconds=seconds)
-        check.wait_reason = (
-            f"Waiting {seconds:.0f} s for Instantly's limit of 30 checks a minute."
+        lease.save(
+            wait_reason=f"Waiting {seconds:.0f} s for Instantly's limit of 30 checks a minute."
         )
-        check.save(update_fields=["waiting_until", "wait_reason"])
 
     try:
         own_client = client is None
         client = client or instantly_keys.instantly_client_for(
-            workspace=check.workspace, on_wait=waiting
+            workspace=check.workspace,
+            on_wait=waiting,
+            deadline_seconds=_check_deadline_seconds(),
         )
         try:
             for batch in chunked(pending, CHECK_BATCH_SIZE):
@@ -174,35 +280,58 @@ def domain_check_run(
                     check.results[domain] = (
                         _state_of(answer) if answer else {"state": "no_answer"}
                     )
-                check.wait_reason = ""
-                check.save(update_fields=["results", "wait_reason"])
+                lease.save(results=check.results, wait_reason="")
         finally:
             if own_client:
                 client.close()
     except instantly_keys.InstantlyKeyMissing as exc:
-        return _check_failed(check, exc.problem)
+        return _check_failed(lease, exc.problem)
     except instantly.InstantlyTransientError as exc:
         if not final:
+            lease.release()
             raise  # the task retries later: what was checked so far stays
         return _check_failed(
-            check,
+            lease,
             f"Instantly did not answer after several tries ({exc.message}). The domains "
             "checked so far are kept; check the rest again later.",
         )
     except instantly.InstantlyError as exc:
-        return _check_failed(check, _remote_problem(exc))
-    check.status = CheckStatus.DONE
-    check.finished_at = timezone.now()
-    check.save(update_fields=["status", "finished_at"])
+        return _check_failed(lease, _remote_problem(exc))
+    lease.end(status=CheckStatus.DONE, finished_at=timezone.now())
     return check
 
 
-def _check_failed(check: DomainCheck, reason: str) -> DomainCheck:
-    check.status = CheckStatus.FAILED
-    check.error = reason
-    check.finished_at = timezone.now()
-    check.save(update_fields=["status", "error", "finished_at"])
-    return check
+def _check_failed(lease: _Lease, reason: str) -> DomainCheck:
+    lease.end(status=CheckStatus.FAILED, error=reason, finished_at=timezone.now())
+    return lease.check
+
+
+def domain_checks_sweep(*, now: datetime | None = None) -> int:
+    """Beat: send again the checks no run is working on, those whose run died (its lease ran
+    out) and those whose message was lost (never started); the lease makes a duplicate
+    harmless. A check past its bound is stopped instead, with what it found so far. Returns
+    how many were sent."""
+    now = now or timezone.now()
+    quiet_since = now - timedelta(seconds=CHECK_RESEND_AFTER_SECONDS)
+    unattended = DomainCheck.objects.filter(status__in=UNFINISHED).filter(
+        Q(waiting_until__lt=quiet_since)
+        | Q(waiting_until__isnull=True, created_at__lt=quiet_since)
+    )
+    stopped = unattended.filter(
+        created_at__lt=now - timedelta(seconds=CHECK_GIVE_UP_SECONDS)
+    ).update(
+        status=CheckStatus.FAILED,
+        error="The check stopped before it finished. The domains checked so far are "
+        "kept; check the rest again.",
+        finished_at=now,
+        waiting_until=None,
+    )
+    sent = list(unattended.values_list("pk", flat=True)[:CHECK_SWEEP_BATCH])
+    for pk in sent:
+        enqueue.check_domains(check_id=pk)
+    if sent or stopped:
+        logger.info("domain check sweep: %s sent again, %s stopped", len(sent), stopped)
+    return len(sent)
 
 
 def check_context(check: DomainCheck) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """Following placed orders until every mailbox is ready (the fulfilment poll), and flagging
 orders that stopped moving.
 
-One poll of a workspace pages through Instantly's two list endpoints once (API calls grow with
-pages, not with orders) into the remote mirror, then maps mirror rows onto the portal's
-mailboxes in the database: `requested → provisioning` when Instantly lists the mailbox,
+One poll of a workspace pages through Instantly's two list endpoints into the remote mirror,
+from the page of the oldest item it still waits for to the newest (API calls grow with the
+pages of what is in flight, not with orders or the workspace's history: see
+`mirror.remote_mirror_follow`), then maps mirror rows onto the portal's mailboxes in the
+database: `requested → provisioning` when Instantly lists the mailbox,
 `→ ready` when its password is non-empty (the only readiness signal; the password itself is
 never stored or logged). Orders follow: `placed → provisioning → ready`.
 """
@@ -24,14 +26,16 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from orders import conf, instantly, instantly_keys, lifecycle, mirror
-from orders.lifecycle import EventKind, Notice
+from orders.lifecycle import BOUGHT_STATUSES, EventKind, Notice
 from orders.models import (
     FULFILMENT_STATUSES,
     Mailbox,
     MailboxStatus,
+    MailboxTally,
     Order,
     OrderItem,
     OrderStatus,
+    PlacedShare,
     RemoteAccount,
     Workspace,
 )
@@ -76,8 +80,9 @@ def workspaces_to_poll() -> list[int]:
 def fulfilment_poll_workspace(
     *, workspace: Workspace, client: instantly.InstantlyClient | None = None
 ) -> PollResult:
-    """One poll cycle: refresh the remote mirror (every page of both lists), then move the
-    followed orders' mailboxes and the orders themselves. Reads only; idempotent.
+    """One poll cycle: read what the followed orders wait for into the remote mirror (the
+    pages of both lists from the oldest awaited item on), then move the followed orders'
+    mailboxes and the orders themselves. Reads only; idempotent.
 
     Raises transient errors for the caller to retry. A second poll of the same workspace
     while one runs is skipped (a cache lock; per process without a shared cache).
@@ -98,13 +103,16 @@ def fulfilment_poll_workspace(
             skipped=True,
         )
     try:
+        watch = _watch(order_ids)
         if client is None:
             with instantly_keys.instantly_client_for(workspace=workspace) as built:
-                refreshed = mirror.remote_mirror_refresh(
-                    workspace=workspace, client=built
+                refreshed = mirror.remote_mirror_follow(
+                    workspace=workspace, client=built, watch=watch
                 )
         else:
-            refreshed = mirror.remote_mirror_refresh(workspace=workspace, client=client)
+            refreshed = mirror.remote_mirror_follow(
+                workspace=workspace, client=client, watch=watch
+            )
         changed_mailboxes, changed_orders = fulfilment_apply(
             workspace=workspace, order_ids=order_ids
         )
@@ -126,6 +134,48 @@ def fulfilment_poll_workspace(
     )
 
 
+def _watch(order_ids: Sequence[int]) -> mirror.Watch:
+    """What the poll waits to see listed: the address of every unready mailbox and the domain
+    it is on, each from its order's attempt on; an item without mailboxes (pre-warmed, learnt
+    from Instantly) makes the mailbox list be read to its end."""
+    domains: dict[str, datetime | None] = {}
+    emails: dict[str, datetime | None] = {}
+    whole_accounts = False
+    for chunk in _chunks(list(order_ids)):
+        since = {
+            o.pk: _since(o)
+            for o in Order.objects.filter(pk__in=chunk).only(
+                "pk", "attempt_started_at", "placed_at"
+            )
+        }
+        unready = Mailbox.objects.filter(
+            item__order_id__in=chunk, status__in=UNREADY
+        ).values_list("item__order_id", "item__domain", "email_prefix")
+        for order_id, domain, prefix in unready.iterator(chunk_size=BATCH_SIZE * 4):
+            name = domain.lower()
+            _watch_add(domains, name, since[order_id])
+            _watch_add(emails, f"{prefix}@{name}".lower(), since[order_id])
+        bare = OrderItem.objects.filter(
+            order_id__in=chunk, mailboxes__isnull=True
+        ).values_list("order_id", "domain")
+        for order_id, domain in bare:
+            _watch_add(domains, domain.lower(), since[order_id])
+            whole_accounts = True
+    return mirror.Watch(domains=domains, emails=emails, whole_accounts=whole_accounts)
+
+
+def _watch_add(
+    watched: dict[str, datetime | None], name: str, since: datetime | None
+) -> None:
+    """Two orders awaiting one name (an address reused after a cancellation) wait for the
+    newer one's row."""
+    if name in watched:
+        current = watched[name]
+        if since is None or (current is not None and current >= since):
+            return
+    watched[name] = since
+
+
 def _chunks(values: Sequence[int], size: int = BATCH_SIZE) -> Iterable[Sequence[int]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -141,9 +191,19 @@ def fulfilment_apply(
     orders_changed = 0
     for chunk in _chunks(list(order_ids)):
         with transaction.atomic():
-            touched = _mailboxes_apply(workspace, chunk, now)
+            # The orders first, then their mailboxes and the dashboard's tallies of them,
+            # then the orders' moves: the order in which cancellations take their locks too,
+            # so the tallies' deltas are computed from the statuses as they are
+            # (orders/models/tallies.py). An order cancelled since it was listed is left.
+            locked = lifecycle.orders_lock_many(
+                Order.objects.select_for_update()
+                .filter(pk__in=chunk, status__in=BOUGHT_STATUSES)
+                .only("status")
+            )
+            touched, moved = _mailboxes_apply(workspace, [o.pk for o in locked], now)
+            MailboxTally.objects.mailboxes_moved(workspace_id=workspace.pk, moves=moved)
             mailboxes_changed += sum(touched.values())
-            orders_changed += _orders_apply(chunk, touched, now)
+            orders_changed += _orders_apply(locked, touched, now)
     return mailboxes_changed, orders_changed
 
 
@@ -191,8 +251,9 @@ def _since(order: Order) -> datetime | None:
 
 def _mailboxes_apply(
     workspace: Workspace, order_ids: Sequence[int], now: datetime
-) -> dict[int, int]:
-    """Move unready mailboxes of these orders; returns {order id: mailboxes changed}."""
+) -> tuple[dict[int, int], list[tuple[int, str | None, str]]]:
+    """Move unready mailboxes of these (locked) orders; returns {order id: mailboxes
+    changed} and each move as (provider, status before or None when new, status after)."""
     orders = {
         o.pk: o
         for o in Order.objects.filter(pk__in=order_ids).only(
@@ -237,6 +298,9 @@ def _mailboxes_apply(
             )
         touched[item.order_id] += len(accounts)
     Mailbox.objects.bulk_create(created, batch_size=BATCH_SIZE)
+    moved: list[tuple[int, str | None, str]] = [
+        (m.item.provider, None, m.status) for m in created
+    ]
 
     changed: list[Mailbox] = []
     for mailbox in Mailbox.objects.filter(
@@ -251,11 +315,13 @@ def _mailboxes_apply(
             and found.created_remote_at < since
         ):
             continue
+        before = mailbox.status
         if _mailbox_move(mailbox, found, now):
             changed.append(mailbox)
             touched[order.pk] += 1
+            moved.append((mailbox.item.provider, before, mailbox.status))
     _mailboxes_write(changed)
-    return touched
+    return touched, moved
 
 
 MAILBOX_COLUMNS = ("status", "remote_id", "provisioning_at", "ready_at", "cancelled_at")
@@ -302,10 +368,11 @@ def _mailbox_move(mailbox: Mailbox, account: RemoteAccount, now: datetime) -> bo
 
 
 def _orders_apply(
-    order_ids: Sequence[int], touched: dict[int, int], now: datetime
+    locked: Sequence[Order], touched: dict[int, int], now: datetime
 ) -> int:
     """Move orders from their mailbox counts (one aggregate query); record each move. Orders
     are written in groups (one UPDATE per kind of move), never one by one."""
+    order_ids = [order.pk for order in locked]
     counts = {
         row["item__order"]: row
         for row in Mailbox.objects.filter(item__order_id__in=order_ids)
@@ -322,8 +389,7 @@ def _orders_apply(
     }
     moves: list[tuple[Order, OrderStatus, dict[str, Any]]] = []
     progressed: list[int] = []
-    rows = Order.objects.select_for_update().filter(pk__in=order_ids).only("status")
-    for order in lifecycle.orders_lock_many(rows):
+    for order in locked:
         if touched.get(order.pk, 0) > 0:
             progressed.append(order.pk)
         row = counts.get(order.pk)
@@ -341,7 +407,7 @@ def _orders_apply(
             last_progress_at=now, stuck_at=None, updated_at=now
         )
     started = Coalesce("provisioning_at", Value(now))
-    return lifecycle.orders_transition_grouped(
+    changed = lifecycle.orders_transition_grouped(
         moves,
         changes_for={
             OrderStatus.PROVISIONING: {"updated_at": now, "provisioning_at": started},
@@ -360,6 +426,9 @@ def _orders_apply(
         notify={OrderStatus.READY: Notice.READY},
         chunk=BATCH_SIZE,
     )
+    ready = [order.pk for order, to, _ in moves if to == OrderStatus.READY]
+    PlacedShare.objects.ready(ready, ready_at=now)
+    return changed
 
 
 def _order_target(order: Order, row: dict[str, int] | None) -> OrderStatus | None:

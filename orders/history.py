@@ -20,11 +20,12 @@ from typing import Any, Final, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.paginator import Page, Paginator
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db.models import F, OrderBy, Q, QuerySet
+from django.db.models import F, OrderBy, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from orders.history_summaries import ROW_FIELDS
+from orders.history_table import TABLE_FIELDS
 from orders.lifecycle import BOUGHT_STATUSES
 from orders.models import (
     IN_FLIGHT_STATUSES,
@@ -221,20 +222,32 @@ class HistoryFilters:
 
 def workspace_people(workspace: Workspace) -> list[tuple[int, str]]:
     """Users who can appear as requester or approver: members, and former members whose
-    orders are still in the history. One query; `pk IN (...)` lets PostgreSQL hash each
-    list once instead of probing the orders per user."""
+    orders are still in the history. One query whose cost follows the number of users, not
+    of orders: whether a user ever requested (approved) here is their first such order by
+    date, one step into the (workspace, requester, created_at) index, which PostgreSQL takes
+    whatever its statistics say. Not EXISTS: expecting every user to have many orders, it
+    answers EXISTS by scanning the table, in full for each user who has none; nor a list of
+    the workspace's requesters, an index entry or a row per order."""
     user_model = get_user_model()
-    orders = Order.objects.in_workspace(workspace).order_by()
+    orders = Order.objects.in_workspace(workspace)
     people = (
-        user_model.objects.filter(
+        user_model.objects.alias(
+            first_requested=_first_order(orders.filter(requester=OuterRef("pk"))),
+            first_approved=_first_order(orders.filter(approver=OuterRef("pk"))),
+        )
+        .filter(
             Q(pk__in=Membership.objects.filter(workspace=workspace).values("user_id"))
-            | Q(pk__in=orders.values("requester_id"))
-            | Q(pk__in=orders.filter(approver__isnull=False).values("approver_id"))
+            | Q(first_requested__isnull=False)
+            | Q(first_approved__isnull=False)
         )
         .order_by("username")
         .values_list("pk", "username")
     )
     return list(people)
+
+
+def _first_order(orders: QuerySet[Order]) -> Subquery:
+    return Subquery(orders.order_by("created_at").values("pk")[:1])
 
 
 def orders_search(queryset: QuerySet[Order], term: str) -> QuerySet[Order]:
@@ -244,21 +257,31 @@ def orders_search(queryset: QuerySet[Order], term: str) -> QuerySet[Order]:
 
     Mailbox names are searched only with an "@": a bare word would scan every mailbox
     (200,000 in the benchmark) on each keystroke, and domains are what people type.
-    `pk IN (subquery)` rather than EXISTS: the subquery does not depend on the row, so
-    PostgreSQL hashes it once instead of probing per order.
     """
     term = term.strip()
     if not term:
         return queryset
+    return queryset.filter(pk__in=orders_matching(term))
+
+
+def orders_matching(term: str) -> QuerySet[Any]:
+    """The ids of the orders, in every workspace, that a non-empty search term finds (see
+    `orders_search`), as one subquery for `pk__in`.
+
+    Each way of matching is its own SELECT, answered by an index on PostgreSQL (trigrams
+    over titles and domains, migration 0014), and they are joined by UNION: the planner then
+    expects the few rows that match and reads just those. An OR of two `IN (subquery)` tests
+    is instead guessed to keep most orders, and planned for them: every order read, joined
+    and sorted before the page's few are kept.
+    """
     if "@" not in term:
-        return queryset.filter(
-            Q(title__icontains=term)
-            | Q(
-                pk__in=OrderItem.objects.filter(domain__icontains=term).values(
-                    "order_id"
-                )
-            )
+        titled = Order.objects.filter(title__icontains=term).order_by().values("pk")
+        on_domains = (
+            OrderItem.objects.filter(domain__icontains=term)
+            .order_by()
+            .values("order_id")
         )
+        return titled.union(on_domains)
     local, _, domain = term.partition("@")
     mailboxes = Mailbox.objects.all()
     if local:
@@ -269,7 +292,7 @@ def orders_search(queryset: QuerySet[Order], term: str) -> QuerySet[Order]:
             if local
             else mailboxes.filter(item__domain__istartswith=domain)
         )
-    return queryset.filter(pk__in=mailboxes.values("item__order_id"))
+    return mailboxes.order_by().values("item__order_id")
 
 
 def _day_start(day: date, tz: tzinfo) -> datetime:
@@ -327,9 +350,30 @@ def sort_ordering(sort: str) -> list[OrderBy]:
 
 
 def history_orders(workspace: Workspace, filters: HistoryFilters) -> QuerySet[Order]:
-    """The workspace's orders, filtered and sorted, loading only what a history row shows."""
+    """The workspace's orders, filtered and sorted, loading only what a history row shows
+    (the CSV export loads what it shows: `orders_csv_chunks`)."""
     return (
         orders_filter(Order.objects.in_workspace(workspace), filters)
         .select_related("requester", "approver", "approved_quote")
-        .only(*ROW_FIELDS)
+        .only(*TABLE_FIELDS)
     )
+
+
+class IdsFirstPaginator(Paginator[Order]):
+    """Django's paginator over a queryset of orders, reading the pages after the first ids
+    first: a subquery picks the page's ids by the filters and the sort alone, and only those
+    rows are joined to what the page shows. Read directly, a deep page makes the database
+    join every order before it to its people and quote, only to skip them; ids first, the
+    default sort's are a walk of the (workspace, -created_at, -id) index however deep the
+    page. The first page skips nothing and stops early on that index, so it is read
+    directly. Still one query per page; the count is Django's."""
+
+    def page(self, number: int | str) -> Page[Order]:
+        page = super().page(number)
+        if page.number > 1:
+            orders = cast("QuerySet[Order]", self.object_list)
+            page_ids = cast("QuerySet[Order]", page.object_list).values("pk")
+            # The filters run again on the page's ids, which on PostgreSQL costs little:
+            # each is answered by an index.
+            page.object_list = orders.filter(pk__in=page_ids)
+        return page

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import cast
 
-from django.core.paginator import Paginator
 from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -21,6 +20,7 @@ from orders.history import (
     SORTS,
     HistoryFilterForm,
     HistoryFilters,
+    IdsFirstPaginator,
     history_orders,
     workspace_people,
 )
@@ -65,7 +65,9 @@ def history_page(request: WorkspaceRequest) -> HttpResponse:
     data.setdefault("per_page", str(DEFAULT_PER_PAGE))
     form = HistoryFilterForm(data, people=workspace_people(request.workspace))
     filters = HistoryFilters.from_form(form)
-    paginator = Paginator(history_orders(request.workspace, filters), filters.per_page)
+    paginator = IdsFirstPaginator(
+        history_orders(request.workspace, filters), filters.per_page
+    )
     page = paginator.get_page(query.get("page"))
     context = {
         "form": form,

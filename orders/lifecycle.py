@@ -9,15 +9,16 @@ docs/architecture.md renders `TRANSITIONS` (a test keeps the page equal to this 
 
 This module sits below the models: `orders/models` take their status choices and status sets
 from here, so it imports no model at import time. It reaches the rows through the instances
-it is given (`order.events`, `type(order).objects`) and the Order model through the app
-registry, which is the documented way out of such a cycle.
+it is given (`order.events`, `type(order).objects`) and the Order model (and the dashboard's
+tallies, which follow orders in and out of the bought statuses) through the app registry,
+which is the documented way out of such a cycle.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from django.apps import apps
 from django.db import models, transaction
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from django.db.models import QuerySet
 
-    from orders.models import Order, OrderEvent
+    from orders.models import MailboxTally, Order, OrderEvent
 
 
 class OrderStatus(models.TextChoices):
@@ -305,12 +306,13 @@ def order_transition(
     it, and only those: a concurrent writer's other fields survive), and queues `notify`
     for after the commit. Returns the locked order."""
     locked = order if _holds_lock(order) else order_lock(order)
-    _check(locked.status, to, kind)
+    from_status = locked.status
+    _check(from_status, to, kind)
     order_event_record(
         order=locked,
         by=by,
         kind=kind,
-        from_status=locked.status,
+        from_status=from_status,
         to_status=to,
         **detail,
     )
@@ -319,6 +321,7 @@ def order_transition(
     for name, value in changes.items():
         setattr(locked, name, value)
     locked.save(update_fields=[*changes, "status", "updated_at"])
+    _tallies_follow([(locked.pk, from_status, to)])
     if notify is not None:
         order_notify(order_id=locked.pk, notice=notify)
     return locked
@@ -353,6 +356,7 @@ def order_claim(
             to_status=to,
             **detail,
         )
+        _tallies_follow([(order.pk, from_status, to)])
     return bool(won)
 
 
@@ -390,10 +394,29 @@ def orders_transition_grouped(
             )
     if events:
         events[0].__class__.objects.bulk_create(events, batch_size=chunk)
+    _tallies_follow([(order.pk, order.status, to) for order, to, _ in moves])
     for to, notice in notify.items():
         for pk in by_target.get(to, ()):
             order_notify(order_id=pk, notice=notice)
     return len(moves)
+
+
+def _tallies_follow(moves: Iterable[tuple[int, str, OrderStatus]]) -> None:
+    """The dashboard's tallies (orders/models/tallies.py) count what bought orders own: an
+    order entering the bought statuses brings its mailboxes and its spend, one leaving them
+    takes its live mailboxes away; in the transaction of the move. (pk, from, to) each."""
+    entering: list[int] = []
+    leaving: list[int] = []
+    for pk, was, to in moves:
+        if (was in BOUGHT_STATUSES) != (to in BOUGHT_STATUSES):
+            (entering if to in BOUGHT_STATUSES else leaving).append(pk)
+    if not entering and not leaving:
+        return
+    tallies = cast("type[MailboxTally]", apps.get_model("orders", "MailboxTally"))
+    if entering:
+        tallies.objects.orders_moved(entering, bought=True)
+    if leaving:
+        tallies.objects.orders_moved(leaving, bought=False)
 
 
 # --- audit rows and notices ---------------------------------------------------------------

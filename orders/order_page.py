@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Count, F, Q
 
-from orders import billing, cancellation, workflow
+from orders import billing, cancellation_runs, workflow
 from orders.lifecycle import (
     CANCELLED_STATUSES,
     REOPENABLE_STATUSES,
@@ -114,7 +114,7 @@ def progress_for(order: Order) -> Progress:
 def order_panel(*, order: Order, membership: Membership | None) -> OrderPanel:
     is_lead = membership is not None and membership.is_lead
     may_decide = is_lead and order.awaits_decision
-    cancellations = cancellation.cancellation_state(order)
+    cancellations = cancellation_runs.cancellation_state(order)
     run = cancellations.latest
     running = run is not None and not run.is_finished
     # One cancellation at a time: the panel is back once the queued one has ended.

@@ -17,8 +17,12 @@ float ever touches an amount. Choices where the issue is silent:
 - "Needs attention" = statuses a person must act on (needs attention, unknown, price
   changed); "stuck" = no movement for longer than a status allows (see `stuck_q`).
 
-Query count is fixed: one aggregate of counts and sums, one grouped query over the window's
-order items, one grouped mailbox count, one short list of orders to look at.
+Query count is fixed, and no query grows with the workspace's history (issue 14: 10,000
+orders / 200,000 mailboxes): the counts over the orders still moving, the bought orders and
+their monthly price (`BoughtTally`), the spend by month and provider and the median time to
+ready per provider (both from `PlacedShare`, one row per placed order and provider), the
+mailbox counts (`MailboxTally`), one short list of orders to look at. The tallies are kept as
+orders and mailboxes move (orders/models/tallies.py); no mailbox is counted per view.
 """
 
 from __future__ import annotations
@@ -26,20 +30,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Final
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Final, cast
 
-from django.db.models import (
-    Count,
-    DateField,
-    DurationField,
-    ExpressionWrapper,
-    F,
-    Q,
-    QuerySet,
-    Sum,
-)
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, DateField, F, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber, TruncMonth
 from django.utils import timezone
 
 from orders import conf
@@ -51,11 +46,12 @@ from orders.lifecycle import (
     IN_FLIGHT_STATUSES,
 )
 from orders.models import (
-    Mailbox,
-    MailboxStatus,
+    BoughtTally,
+    MailboxState,
+    MailboxTally,
     Order,
-    OrderItem,
     OrderStatus,
+    PlacedShare,
     Provider,
     Workspace,
 )
@@ -68,6 +64,17 @@ SUBMITTING_STUCK_AFTER: Final = timedelta(minutes=15)
 
 
 MONTHS: Final = 12
+# What the budget counts beyond the bought orders (whose sum is kept in `BoughtTally`).
+UNBOUGHT_BUDGET: Final = BUDGET_STATUSES - BOUGHT_STATUSES
+# The statuses the counts and that sum read: a year of ready, cancelled, failed or rejected
+# orders is not among them, so the query reads the few orders still moving.
+COUNTED_STATUSES: Final = (
+    {OrderStatus.PENDING_APPROVAL, OrderStatus.APPROVED, OrderStatus.SUBMITTING}
+    | IN_FLIGHT_STATUSES
+    | ATTENTION_STATUSES
+    | FULFILMENT_STATUSES
+    | UNBOUGHT_BUDGET
+)
 ATTENTION_LIST_LENGTH: Final = 10
 ZERO: Final = Decimal("0")
 CENT: Final = Decimal("0.01")
@@ -206,115 +213,73 @@ def month_starts(now: datetime, count: int = MONTHS) -> list[date]:
     return months[::-1]
 
 
-def split_cents(amount: Decimal, weights: dict[int, int]) -> dict[int, Decimal]:
-    """`amount` shared in proportion to `weights`, to the cent, summing exactly to `amount`
-    (largest remainder method)."""
-    total_weight = sum(weights.values())
-    cents = int((amount / CENT).to_integral_value(rounding=ROUND_HALF_UP))
-    shares: dict[int, int] = {}
-    remainders: list[tuple[Decimal, int]] = []
-    for key, weight in weights.items():
-        exact = Decimal(cents * weight) / total_weight
-        floor = int(exact.to_integral_value(rounding=ROUND_FLOOR))
-        shares[key] = floor
-        remainders.append((exact - floor, key))
-    for _, key in sorted(remainders, reverse=True)[: cents - sum(shares.values())]:
-        shares[key] += 1
-    return {key: Decimal(share) * CENT for key, share in shares.items()}
-
-
-@dataclass
-class _PlacedOrder:
-    month: date
-    took: timedelta | None  # placed → ready
-    due_now: Decimal | None
-    domains: dict[int, int]
-
-
-def _placed_orders(workspace: Workspace, since: datetime) -> list[_PlacedOrder]:
-    """Orders placed since `since`, with their domain count per provider: one grouped query
-    over the items (one row per order and provider). The month and the time to ready are
-    computed by the database: parsing two timestamps per row in Python cost more."""
-    rows = (
-        OrderItem.objects.filter(
-            order__workspace=workspace, order__placed_at__gte=since
-        )
-        .annotate(
-            month=TruncMonth("order__placed_at", output_field=DateField()),
-            took=ExpressionWrapper(
-                F("order__ready_at") - F("order__placed_at"),
-                output_field=DurationField(),
-            ),
-        )
-        .values_list(
-            "order_id", "month", "took", "order__approved_quote__due_now", "provider"
-        )
-        .annotate(domains=Count("pk"))
-        .order_by()
-    )
-    orders: dict[int, _PlacedOrder] = {}
-    for order_id, month, took, due_now, provider, domains in rows:
-        placed = orders.get(order_id)
-        if placed is None:
-            placed = orders[order_id] = _PlacedOrder(month, took, due_now, {})
-        placed.domains[provider] = domains
-    return list(orders.values())
-
-
-def _spend_by_month(placed: list[_PlacedOrder], months: list[date]) -> list[MonthSpend]:
+def _spend_by_month(
+    workspace: Workspace, since: datetime, months: list[date]
+) -> list[MonthSpend]:
+    """The placed orders' shares summed by month (current time zone) and provider."""
     spend: dict[date, dict[int, Decimal]] = {
         m: dict.fromkeys(Provider.values, ZERO) for m in months
     }
-    for order in placed:
-        by_provider = spend.get(order.month)
-        if order.due_now is None or by_provider is None:
-            continue
-        if len(order.domains) == 1:
-            (provider,) = order.domains
-            by_provider[provider] += order.due_now
-            continue
-        for provider, share in split_cents(order.due_now, order.domains).items():
-            by_provider[provider] += share
+    rows = (
+        PlacedShare.objects.filter(workspace=workspace, placed_at__gte=since)
+        .annotate(month=TruncMonth("placed_at", output_field=DateField()))
+        .values_list("month", "provider")
+        .annotate(total=Sum("share"))
+        .order_by()
+    )
+    for month, provider, total in rows:
+        by_provider = spend.get(month)
+        if by_provider is not None and total is not None:
+            # Every share is in cents; SQLite sums them as floats (PostgreSQL exactly).
+            by_provider[provider] += total.quantize(CENT)
     return [MonthSpend(month=m, by_provider=spend[m]) for m in months]
 
 
-def _speeds(placed: list[_PlacedOrder]) -> list[ProviderSpeed]:
-    durations: dict[int, list[timedelta]] = defaultdict(list)
-    for order in placed:
-        if order.took is None:
-            continue
-        for provider in order.domains:
-            durations[provider].append(order.took)
+def _speeds(workspace: Workspace, since: datetime) -> list[ProviderSpeed]:
+    """The median time to ready per provider. The database ranks each provider's times and
+    returns only the middle one (odd count) or two (even), never every order's."""
+    middle = (
+        PlacedShare.objects.filter(
+            workspace=workspace, placed_at__gte=since, took__isnull=False
+        )
+        .annotate(
+            rank=Window(RowNumber(), partition_by=F("provider"), order_by="took"),
+            orders=Window(Count("pk"), partition_by=F("provider")),
+        )
+        .filter(Q(rank=(F("orders") + 1) / 2) | Q(rank=(F("orders") + 2) / 2))
+        .values_list("provider", "orders", "took")
+    )
+    middles: dict[int, list[timedelta]] = defaultdict(list)
+    counts: dict[int, int] = {}
+    for provider, orders, took in middle:
+        middles[provider].append(cast("timedelta", took))  # never null: filtered
+        counts[provider] = orders
     return [
         ProviderSpeed(
             provider=Provider(p),
-            orders=len(durations[p]),
-            median=median_duration(durations[p]),
+            orders=counts[p],
+            median=median_duration(middles[p]),
         )
         for p in Provider.values
-        if durations[p]
+        if p in middles
     ]
 
 
 def _mailboxes(workspace: Workspace) -> list[ProviderMailboxes]:
     """Mailboxes of orders the workspace owns (active statuses), ready vs still on their
     way (requested or provisioning); cancelled mailboxes are not counted."""
-    rows = (
-        Mailbox.objects.filter(
-            item__order__workspace=workspace,
-            item__order__status__in=BOUGHT_STATUSES,
-        )
-        .exclude(status=MailboxStatus.CANCELLED)
-        .values_list("item__provider", "status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    ready: dict[int, int] = defaultdict(int)
-    waiting: dict[int, int] = defaultdict(int)
-    for provider, status, n in rows:
-        (ready if status == MailboxStatus.READY else waiting)[provider] += n
+    counts = {
+        (provider, state): n
+        for provider, state, n in MailboxTally.objects.filter(
+            workspace=workspace
+        ).values_list("provider", "state", "mailboxes")
+    }
     return [
-        ProviderMailboxes(provider=Provider(p), ready=ready[p], provisioning=waiting[p])
+        ProviderMailboxes(
+            provider=Provider(p),
+            ready=counts.get((p, MailboxState.READY), 0),
+            provisioning=counts.get((p, MailboxState.WAITING), 0),
+        )
         for p in Provider.values
     ]
 
@@ -340,37 +305,39 @@ def attention_orders(workspace: Workspace, now: datetime) -> QuerySet[Order]:
 def workspace_dashboard(
     *, workspace: Workspace, now: datetime | None = None
 ) -> Dashboard:
-    """Every figure of the dashboard for one workspace, in four queries."""
+    """Every figure of the dashboard for one workspace, in six queries."""
     now = now or timezone.now()
-    orders = Order.objects.in_workspace(workspace)
-    active = Q(status__in=BOUGHT_STATUSES)
-    totals = orders.aggregate(
-        pending=Count("pk", filter=Q(status=OrderStatus.PENDING_APPROVAL)),
-        in_flight=Count("pk", filter=Q(status__in=IN_FLIGHT_STATUSES)),
-        attention=Count("pk", filter=Q(status__in=ATTENTION_STATUSES)),
-        stuck=Count("pk", filter=stuck_q(now)),
-        active_orders=Count("pk", filter=active),
-        active_monthly=Sum("approved_quote__per_month", filter=active),
-        committed_monthly=Sum(
-            "approved_quote__per_month", filter=Q(status__in=BUDGET_STATUSES)
-        ),
+    totals = (
+        Order.objects.in_workspace(workspace)
+        .filter(status__in=COUNTED_STATUSES)
+        .aggregate(
+            pending=Count("pk", filter=Q(status=OrderStatus.PENDING_APPROVAL)),
+            in_flight=Count("pk", filter=Q(status__in=IN_FLIGHT_STATUSES)),
+            attention=Count("pk", filter=Q(status__in=ATTENTION_STATUSES)),
+            stuck=Count("pk", filter=stuck_q(now)),
+            committed_unbought=Sum(
+                "approved_quote__per_month", filter=Q(status__in=UNBOUGHT_BUDGET)
+            ),
+        )
     )
+    bought = BoughtTally.objects.filter(workspace=workspace).first()
+    active_orders = bought.orders if bought else 0
+    active_monthly = bought.monthly if bought else ZERO
     months = month_starts(now)
     since = datetime.combine(
         months[0], datetime.min.time(), tzinfo=timezone.get_current_timezone()
     )
-    placed = _placed_orders(workspace, since)
     return Dashboard(
         pending_count=totals["pending"],
         in_flight_count=totals["in_flight"],
         attention_count=totals["attention"],
         stuck_count=totals["stuck"],
-        active_orders=totals["active_orders"],
-        active_monthly=totals["active_monthly"] or ZERO,
-        committed_monthly=totals["committed_monthly"] or ZERO,
+        active_orders=active_orders,
+        active_monthly=active_monthly,
+        committed_monthly=active_monthly + (totals["committed_unbought"] or ZERO),
         monthly_budget=workspace.monthly_budget,
-        months=_spend_by_month(placed, months),
+        months=_spend_by_month(workspace, since, months),
         mailboxes=_mailboxes(workspace),
-        speeds=_speeds(placed),
+        speeds=_speeds(workspace, since),
         attention=list(attention_orders(workspace, now)[:ATTENTION_LIST_LENGTH]),
     )

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.conf import settings
 
 from orders import (
-    cancellation,
+    cancellation_runs,
     enqueue,
     finders,
     fulfilment,
@@ -109,7 +109,9 @@ CHECK_MAX_RETRIES = 5
     transient_retries=CHECK_MAX_RETRIES,
 )
 def check_domains_task(*, check_id: int) -> None:
-    """Run (or resume) a domain availability check. Idempotent: checked domains are skipped."""
+    """Run (or resume) a domain availability check. Idempotent: checked domains are skipped,
+    and the check's lease lets one run at a time work on it, so a duplicate or redelivered
+    message does nothing while another run is alive, and carries on where a dead one stopped."""
     check = (
         DomainCheck.objects.select_related("workspace", "order")
         .filter(pk=check_id)
@@ -121,6 +123,13 @@ def check_domains_task(*, check_id: int) -> None:
     # The last retry records the failure instead of raising, so the page stops waiting.
     final = bool(request.called_directly) or request.retries >= CHECK_MAX_RETRIES
     finders.domain_check_run(check=check, final=final)
+
+
+@orders_task("orders.sweep_domain_checks", soft_time_limit=60, time_limit=90)
+def sweep_domain_checks_task() -> None:
+    """Beat: send again the domain checks whose worker died or whose message was lost, and stop
+    those past their bound. Idempotent: the check's lease makes a second message harmless."""
+    finders.domain_checks_sweep()
 
 
 @orders_task(
@@ -195,7 +204,7 @@ def sweep_orders_task() -> None:
 def sweep_cancellations_task() -> None:
     """Beat: send again cancellation runs whose message or worker was lost. Idempotent: the
     run's claim makes a second message harmless."""
-    cancellation.cancellation_runs_sweep()
+    cancellation_runs.cancellation_runs_sweep()
 
 
 @orders_task("orders.poll_fulfilment", soft_time_limit=60, time_limit=90)
@@ -233,7 +242,7 @@ def cancel_mailboxes_task(*, run_id: int) -> None:
     """Send a confirmed cancellation to Instantly (one cancel call, never repeated) and record
     the result per mailbox. Idempotent through the claim: a run no longer `queued` is left
     as it is, so a redelivered or duplicate message cancels nothing twice."""
-    cancellation.cancellation_run_execute(run_id=run_id)
+    cancellation_runs.cancellation_run_execute(run_id=run_id)
 
 
 # --- notifications ------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from django_htmx.http import (
     trigger_client_event,
 )
 
-from orders import cancellation, workflow
+from orders import cancellation, cancellation_runs, workflow
 from orders.access import WorkspaceRequest, workspace_view
 from orders.approval_inbox import approval_entries
 from orders.models import CancellationRun, Mailbox, MailboxStatus, Order, Role
@@ -280,7 +280,7 @@ def order_cancel(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
             )
             context["preview"] = preview
             if form.cleaned_data["step"] == "confirm":
-                run = cancellation.cancellation_request(
+                run = cancellation_runs.cancellation_request(
                     order=order,
                     by=request.user,
                     mailbox_ids=form.mailbox_ids,
@@ -326,7 +326,7 @@ def _cancel_run_state(request: WorkspaceRequest, order: Order) -> HttpResponse:
     htmx: the order page, which shows the block itself."""
     if not request.htmx:
         return HttpResponseRedirect(order.get_absolute_url())
-    run = cancellation.cancellation_run_latest(order)
+    run = cancellation_runs.cancellation_run_latest(order)
     if run is not None and run.is_finished and request.GET.get("run") == str(run.pk):
         return HttpResponseClientRefresh()
     running = run is not None and not run.is_finished

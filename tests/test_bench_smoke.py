@@ -1,8 +1,10 @@
 """`make bench` stays alive and fails loudly.
 
-The smoke run executes every benchmark at a tiny size in a subprocess (its own in-memory SQLite
-scratch databases and var dir, so it never touches this test's database), and judges only the
-figures that count things: remote calls, 429s and queries. Timings are not asserted.
+The smoke run executes every benchmark at a tiny size in a subprocess (its own SQLite scratch
+databases and var dir, so it never touches this test's database), and judges only the figures
+that count things: remote calls, 429s and queries. Timings are not asserted. The choice of
+backends, and the embedded default's budgets relative to the deployed configuration's, are
+tested in process with a fake benchmark.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bench.harness import Figure
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.timeout(600)  # five benchmarks, each migrating its own scratch database
+@pytest.mark.timeout(600)  # seven benchmarks, each migrating its own scratch database
 def test_every_benchmark_runs_at_smoke_size_and_its_counts_hold(tmp_path: Path) -> None:
     env = {
         key: value
@@ -46,33 +48,49 @@ def test_every_benchmark_runs_at_smoke_size_and_its_counts_hold(tmp_path: Path) 
     figures = json.loads((tmp_path / "bench-smoke.json").read_text())
     # A smoke run never overwrites the real figures.
     assert not (tmp_path / "bench.json").exists()
-    # One figure of every benchmark, so a benchmark that silently stopped running shows.
+    # One figure of every benchmark, so a benchmark that silently stopped running shows; each
+    # named after the backend it ran on (here the embedded default).
     for key in (
-        "check_40_api_calls",
-        "draft_autosave_p95_ms",
-        "history_queries_per_page_200",
-        "poll_api_calls",
-        "quote_overhead_ratio",
+        "check_100_api_calls@sqlite",
+        "draft_autosave_p95_ms@sqlite",
+        "growth_history_slope_x@sqlite",
+        "history_queries_per_page_200@sqlite",
+        "load_errors@sqlite",
+        "poll_api_calls@sqlite",
+        "quote_overhead_ratio@sqlite",
     ):
         assert key in figures, sorted(figures)
+    assert {f["backend"] for f in figures.values()} == {"sqlite"}
     # The counted figures and their budgets, as judged at any size.
-    assert figures["check_40_api_calls"]["value"] <= 10
-    assert figures["check_40_rate_limited"]["value"] == 0
+    assert figures["check_100_api_calls@sqlite"]["value"] == 2  # batches of 50
+    assert figures["check_100_rate_limited@sqlite"]["value"] == 0
     assert (
-        figures["poll_api_calls"]["value"] == 2
+        figures["poll_api_calls@sqlite"]["value"] == 2
     )  # 20 orders + 60 mailboxes, pages of 100
-    assert figures["poll_rate_limited"]["value"] == 0
+    assert figures["poll_rate_limited@sqlite"]["value"] == 0
     assert (
-        figures["history_queries_per_page_200"]["value"]
-        == figures["history_queries_per_page_25"]["value"]
+        figures["history_queries_per_page_200@sqlite"]["value"]
+        == figures["history_queries_per_page_25@sqlite"]["value"]
     )
     assert (
-        figures["admin_orders_queries_200_rows"]["value"]
-        == figures["admin_orders_queries_10_rows"]["value"]
+        figures["admin_orders_queries_200_rows@sqlite"]["value"]
+        == figures["admin_orders_queries_10_rows@sqlite"]["value"]
     )
+    # The load test's servers and operators ran, failed nothing and lost nothing.
+    assert figures["load_requests@sqlite"]["value"] > 0
+    assert figures["load_errors@sqlite"]["value"] == 0
+    assert figures["load_lost_edits@sqlite"]["value"] == 0
+    # Timings over samples carry both percentiles and the sample count: one request per
+    # history variant at smoke size, one per pair of quote calls.
+    history = figures["history_p95_ms@sqlite"]
+    assert (history["n"], history["p95"]) == (10, history["value"])
+    assert history["p50"] <= history["p95"]
+    assert figures["quote_overhead_ms@sqlite"]["n"] == 3
+    # The growth chart is drawn even from a tiny run.
+    assert (tmp_path / "bench-growth.svg").read_text().startswith("<?xml")
     # Timings are reported without a budget: a tiny run on a busy machine proves nothing.
-    assert figures["quote_overhead_ratio"]["budget"] is None
-    assert figures["draft_page_p95_ms"]["budget"] is None
+    assert figures["quote_overhead_ratio@sqlite"]["budget"] is None
+    assert figures["history_p95_ms@sqlite"]["budget"] is None
 
 
 def _fake_benchmark(
@@ -92,6 +110,44 @@ def _fake_benchmark(
         ]
 
     monkeypatch.setattr(pkgutil, "iter_modules", only_fake)
+
+
+def _here() -> str:
+    """The backend label of this test process's database."""
+    from django.db import connection
+
+    return "postgres" if connection.vendor == "postgresql" else "sqlite"
+
+
+def _backends_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    answering: bool,
+    per_backend: dict[str, dict[str, Figure]] | None = None,
+) -> list[str]:
+    """Run each backend's benchmarks in this process (instead of a child process each), with
+    the deployed services answering or not; `per_backend` overrides the fake benchmark's
+    figures per backend. Returns the backends run, in order."""
+    from bench import __main__ as bench_main
+
+    services = bench_main.Services(
+        "postgres://bench@127.0.0.1:5432/bench",
+        "redis://127.0.0.1:6379/0",
+        "" if answering else "PostgreSQL at 127.0.0.1:5432/bench did not answer",
+    )
+    monkeypatch.setattr(bench_main, "services_deployed", lambda: services)
+    ran: list[str] = []
+
+    def in_process(
+        backend: str, modules: list[str], env: dict[str, str]
+    ) -> dict[str, Figure]:
+        ran.append(backend)
+        if per_backend is not None:
+            _fake_benchmark(monkeypatch, per_backend[backend])
+        return bench_main.collect(modules, backend, judged=False)
+
+    monkeypatch.setattr(bench_main, "backend_run", in_process)
+    return ran
 
 
 @pytest.mark.parametrize("smoke", [False, True])
@@ -114,9 +170,11 @@ def test_a_count_over_budget_fails_the_run(
             "fake_ms": Figure(5, "ms", budget=100),
         },
     )
+    _backends_in_process(monkeypatch, answering=False)
     assert bench_main.main(["--smoke"] if smoke else []) == 1
     out = capsys.readouterr().out
-    assert "OVER BUDGET: fake_api_calls" in out
+    # A smoke run stays on this process's database; a full one ran the embedded default.
+    assert f"OVER BUDGET: fake_api_calls@{_here() if smoke else 'sqlite'}" in out
 
 
 def test_a_slow_timing_fails_a_full_run_but_not_a_smoke_run(
@@ -128,11 +186,133 @@ def test_a_slow_timing_fails_a_full_run_but_not_a_smoke_run(
     monkeypatch.setattr(harness, "SMOKE", False)
     settings.VAR_DIR = tmp_path
     _fake_benchmark(monkeypatch, {"fake_ms": Figure(500, "ms", budget=100)})
+    _backends_in_process(monkeypatch, answering=False)
     assert bench_main.main(["--smoke"]) == 0
-    assert json.loads((tmp_path / "bench-smoke.json").read_text())["fake_ms"] == {
-        "value": 500,
-        "unit": "ms",
-        "budget": None,
-    }
+    assert json.loads((tmp_path / "bench-smoke.json").read_text())[
+        f"fake_ms@{_here()}"
+    ] == {"value": 500, "unit": "ms", "budget": None, "backend": _here()}
+    monkeypatch.setattr(harness, "SMOKE", False)  # as in a new process
     assert bench_main.main([]) == 1
-    assert json.loads((tmp_path / "bench.json").read_text())["fake_ms"]["budget"] == 100
+    # Without the deployed configuration, the embedded figure is held to 1.5x the goal.
+    assert json.loads((tmp_path / "bench.json").read_text())["fake_ms@sqlite"][
+        "budget"
+    ] == pytest.approx(150)
+
+
+def test_both_backends_run_and_the_embedded_one_is_judged_against_the_deployed_one(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import __main__ as bench_main
+
+    settings.VAR_DIR = tmp_path
+    ran = _backends_in_process(
+        monkeypatch,
+        answering=True,
+        per_backend={
+            "postgres": {
+                "fake_p95_ms": Figure(40, "ms", budget=75, p50=30, p95=40, n=12),
+                "fake_api_calls": Figure(3, "calls", budget=3),
+            },
+            "sqlite": {
+                "fake_p95_ms": Figure(70, "ms", budget=75, p50=50, p95=70, n=12),
+                "fake_api_calls": Figure(3, "calls", budget=3),
+            },
+        },
+    )
+    assert bench_main.main([]) == 1
+    assert ran == ["postgres", "sqlite"]
+    out = capsys.readouterr().out
+    # Within the goal, but over 1.5x the PostgreSQL figure of the same run.
+    assert "OVER BUDGET: fake_p95_ms@sqlite\n" in out
+    assert "(p50 30.0, p95 40.0, n=12)" in out
+    figures = json.loads((tmp_path / "bench.json").read_text())
+    assert figures["fake_p95_ms@postgres"] == {
+        "value": 40,
+        "unit": "ms",
+        "budget": 75,
+        "p50": 30,
+        "p95": 40,
+        "n": 12,
+        "backend": "postgres",
+    }
+    assert figures["fake_p95_ms@sqlite"]["budget"] == 60
+    assert figures["fake_api_calls@sqlite"]["budget"] == 3
+
+
+def test_asking_for_the_deployed_backend_without_its_services_fails(
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench import __main__ as bench_main
+
+    settings.VAR_DIR = tmp_path
+    _fake_benchmark(monkeypatch, {"fake_ms": Figure(5, "ms", budget=100)})
+    ran = _backends_in_process(monkeypatch, answering=False)
+    assert bench_main.main(["--backend=postgres"]) == 2
+    assert ran == []
+    assert "did not answer" in capsys.readouterr().out
+
+
+def test_services_that_do_not_answer_are_named_without_their_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import __main__ as bench_main
+
+    # Port 1: nothing listens there, so the connection is refused at once.
+    monkeypatch.setenv("DATABASE_URL", "postgres://someone:s3cret@127.0.0.1:1/portal")
+    monkeypatch.setenv("REDIS_URL", "redis://:s3cret@127.0.0.1:1/3")
+    services = bench_main.services_deployed()
+    assert services.problem == (
+        "PostgreSQL at 127.0.0.1:1/portal did not answer; "
+        "Redis at 127.0.0.1:1/3 did not answer"
+    )
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///var/portal.sqlite3")
+    assert bench_main.services_deployed().problem.startswith(
+        "DATABASE_URL is not a PostgreSQL URL"
+    )
+
+
+def test_the_growth_chart_is_redrawn_from_bench_json_and_copied_to_the_docs(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path
+) -> None:
+    from bench import growth
+
+    settings.VAR_DIR = tmp_path
+    docs_copy = tmp_path / "docs" / "performance-growth.svg"
+    docs_copy.parent.mkdir()
+    monkeypatch.setattr(growth, "DOCS_CHART", docs_copy)
+    figures = {
+        f"growth_{page}_{orders}_p95_ms@postgres": {
+            "value": ms * 1.5,
+            "unit": "ms",
+            "p50": ms,
+            "p95": ms * 1.5,
+            "n": 40,
+        }
+        for page in growth.PAGES
+        for orders, ms in ((100_000, 40.0), (10_000, 30.0), (30_000, 33.0))
+    }
+    # Another backend's growth figures (a smoke run's) are not the deployed curve.
+    figures["growth_history_10000_p95_ms@sqlite"] = figures[
+        "growth_history_10000_p95_ms@postgres"
+    ] | {"p50": 999.0}
+    (tmp_path / "bench.json").write_text(json.dumps(figures))
+
+    series = growth.series_read(tmp_path / "bench.json")
+    assert series["history"] == [
+        growth.Point(10_000, 30.0, 45.0),
+        growth.Point(30_000, 33.0, 49.5),
+        growth.Point(100_000, 40.0, 60.0),
+    ]
+    assert growth.main([]) == 0
+    assert not docs_copy.exists()
+    first = (tmp_path / "bench-growth.svg").read_bytes()
+    assert growth.main(["--update-docs"]) == 0
+    # Redrawing the same figures gives the same file, so the committed copy only changes
+    # when the figures do.
+    assert docs_copy.read_bytes() == first

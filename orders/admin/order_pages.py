@@ -8,18 +8,24 @@ tests/orders/test_admin.py).
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.text import smart_split, unescape_string_literal
+from django.utils.translation import gettext
 
 from orders.admin.common import ViewOnlyMixin, numbered
 from orders.admin.order_actions import export_csv, reconcile, resync_from_instantly
-from orders.history import orders_search
+from orders.history import IdsFirstPaginator, orders_matching
 from orders.history_table import money_text
 from orders.models import (
     Mailbox,
@@ -143,6 +149,27 @@ class ProviderFilter(admin.SimpleListFilter):
         )
 
 
+def _word_matching(word: str) -> QuerySet[Any]:
+    """The ids of the orders one word of an admin search finds in `OrderAdmin.search_fields`:
+    title or requester's username or email containing it, or the submission attempt id it
+    spells. One SELECT per field, each answered by an index (trigrams over titles on
+    PostgreSQL, the requester's index), joined by UNION (why: `orders_matching`). Django's own
+    search ORs the fields across the requester join, which tests every order (about 10 ms at
+    10,000 orders), and the list runs its search four times: count, page, and the date
+    hierarchy's two queries."""
+    people = get_user_model().objects.filter(
+        Q(username__icontains=word) | Q(email__icontains=word)
+    )
+    fields = [
+        Order.objects.filter(title__icontains=word),
+        Order.objects.filter(requester__in=people),
+    ]
+    with contextlib.suppress(ValueError):  # not an id: that field cannot match
+        fields.append(Order.objects.filter(submission_attempt_id=uuid.UUID(word)))
+    titled, *others = [field.order_by().values("pk") for field in fields]
+    return titled.union(*others)
+
+
 ORDER_FIELDSETS: list[tuple[_StrOrPromise | None, _FieldOpts]] = [
     (
         None,
@@ -217,8 +244,11 @@ class OrderAdmin(ViewOnlyMixin, admin.ModelAdmin[Order]):
     ]
     list_filter = ["status", "order_type", ProviderFilter, "workspace"]
     list_select_related = ["workspace", "requester", "approver", "approved_quote"]
+    # Its two queries (first and last day, then the years or months or days that have
+    # orders) run on the filtered list: cheap because the filters and the search are.
     date_hierarchy = "created_at"
-    # Domains and mailbox addresses are searched by `get_search_results` (orders_search).
+    # What the search box says it searches; `get_search_results` matches these fields (see
+    # `_word_matching`), and domains and mailbox addresses (orders_search).
     search_fields = [
         "title",
         "requester__username",
@@ -229,8 +259,13 @@ class OrderAdmin(ViewOnlyMixin, admin.ModelAdmin[Order]):
         "Order number, title, requester, domain, or mailbox address (name@domain)."
     )
     list_per_page = 50
-    # Newest first by id, which follows creation: unlike created_at (indexed only per
-    # workspace), the primary key lets PostgreSQL read just one page across all workspaces.
+    # A filtered or searched list says "Show all" rather than counting every order a second
+    # time for "(N total)".
+    show_full_result_count = False
+    # A page sorted by price or deep in the list reads its ids before joining its rows.
+    paginator = IdsFirstPaginator
+    # Newest first by id, which follows creation: the primary key lets PostgreSQL read just
+    # one page across all workspaces.
     ordering = ["-pk"]
     actions = [resync_from_instantly, reconcile, export_csv]
     readonly_fields = ["due_now", "monthly", "yearly", "mailbox_table"]
@@ -255,21 +290,37 @@ class OrderAdmin(ViewOnlyMixin, admin.ModelAdmin[Order]):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
     ) -> tuple[QuerySet[Order], bool]:
-        found, may_have_duplicates = super().get_search_results(
-            request, queryset, search_term
-        )
+        """Orders matching every word of the term in one of `search_fields` (Django's rule),
+        or the whole term as a domain or mailbox address (`orders_search`), or the order
+        number: one `pk IN (... UNION ...)`, whatever the term."""
         term = search_term.strip()
         if not term:
-            return found, may_have_duplicates
-        by_number = Q()
+            return queryset, False
+        by_words = Order.objects.all()
+        for bit in smart_split(term):
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+                bit = unescape_string_literal(bit)
+            by_words = by_words.filter(pk__in=_word_matching(bit))
+        found = [by_words.order_by().values("pk"), orders_matching(term)]
         if term.lstrip("#").isdigit():
-            by_number = Q(pk=int(term.lstrip("#")))
-        matches = queryset.filter(
-            Q(pk__in=found.values("pk"))
-            | Q(pk__in=orders_search(Order.objects.all(), term).values("pk"))
-            | by_number
+            number = int(term.lstrip("#"))
+            found.append(Order.objects.filter(pk=number).order_by().values("pk"))
+        by_words_ids, *others = found
+        return queryset.filter(pk__in=by_words_ids.union(*others)), False
+
+    def action_checkbox(self, obj: Order) -> SafeString:
+        """Django's checkbox that selects a row for an action, the same HTML written out
+        instead of rendered through the checkbox widget's templates: 50 widget renderings
+        were about a sixth of the list's time (tests/orders/test_admin.py keeps the two
+        equal)."""
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select"'
+            ' aria-label="{}">',
+            ACTION_CHECKBOX_NAME,
+            obj.pk,
+            label,
         )
-        return matches, False
 
     @admin.display(description="Order", ordering="pk")
     def order_label(self, obj: Order) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Final, TypeVar
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
 
 import httpx
 
@@ -61,6 +62,17 @@ FORWARDING_DOMAIN_PATTERN: Final = re.compile(r"^\s*\S+\.[a-zA-Z]{2,}\s*$")
 def forwarding_path(domain: str) -> str:
     """domains/{domain}/forwarding, the domain percent-encoded so it stays one path segment."""
     return f"domains/{urllib.parse.quote(domain.strip(), safe='')}/forwarding"
+
+
+@dataclass(frozen=True)
+class ListPage(Generic[_T]):
+    """One page of a list endpoint as read. `starting_after` is the cursor that asked for it
+    (None for the first page): asking with it again reads this page again, which is how a
+    caller resumes a walk later. Cursors are opaque and only ever ones Instantly issued."""
+
+    starting_after: str | None
+    items: tuple[_T, ...]
+    next_starting_after: str | None
 
 
 class InstantlyClient(Transport):
@@ -193,12 +205,25 @@ class InstantlyClient(Transport):
         self,
         *,
         page_size: int = MAX_PAGE_SIZE,
+        starting_after: str | None = None,
         on_page: Callable[[int, int], None] | None = None,
     ) -> Iterator[RemoteOrder]:
-        """Every ordered domain, following cursors lazily; one request per page (each page is
-        one call with its own deadline and read retries). `on_page(page_number, items)`."""
-        yield from self._paginate(
-            ORDERS_PATH, {}, page_size, on_page, Page[RemoteOrder], "orders"
+        """Every ordered domain (after `starting_after`), oldest first, following cursors
+        lazily; one request per page (each page is one call with its own deadline and read
+        retries). `on_page(page_number, items)`."""
+        pages = self.order_pages(page_size=page_size, starting_after=starting_after)
+        for number, page in enumerate(pages, start=1):
+            if on_page is not None:
+                on_page(number, len(page.items))
+            yield from page.items
+
+    def order_pages(
+        self, *, page_size: int = MAX_PAGE_SIZE, starting_after: str | None = None
+    ) -> Iterator[ListPage[RemoteOrder]]:
+        """The orders list page by page, each with the cursor that asked for it. A cursor
+        Instantly does not accept raises InstantlyValidationError (400) on the first page."""
+        yield from self._pages(
+            ORDERS_PATH, {}, page_size, starting_after, Page[RemoteOrder], "orders"
         )
 
     def iter_accounts(
@@ -206,15 +231,40 @@ class InstantlyClient(Transport):
         *,
         page_size: int = MAX_PAGE_SIZE,
         with_passwords: bool = False,
+        starting_after: str | None = None,
         on_page: Callable[[int, int], None] | None = None,
     ) -> Iterator[RemoteAccount]:
-        """Every ordered mailbox, following cursors lazily. With `with_passwords`, an empty
-        password marks a mailbox still being provisioned; passwords are secrets (never log)."""
+        """Every ordered mailbox (after `starting_after`), oldest first, following cursors
+        lazily. With `with_passwords`, an empty password marks a mailbox still being
+        provisioned; passwords are secrets (never log)."""
+        pages = self.account_pages(
+            page_size=page_size,
+            with_passwords=with_passwords,
+            starting_after=starting_after,
+        )
+        for number, page in enumerate(pages, start=1):
+            if on_page is not None:
+                on_page(number, len(page.items))
+            yield from page.items
+
+    def account_pages(
+        self,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        with_passwords: bool = False,
+        starting_after: str | None = None,
+    ) -> Iterator[ListPage[RemoteAccount]]:
+        """The accounts list page by page, like `order_pages`."""
         params: dict[str, str | int | bool] = (
             {"with_passwords": True} if with_passwords else {}
         )
-        yield from self._paginate(
-            ACCOUNTS_PATH, params, page_size, on_page, Page[RemoteAccount], "accounts"
+        yield from self._pages(
+            ACCOUNTS_PATH,
+            params,
+            page_size,
+            starting_after,
+            Page[RemoteAccount],
+            "accounts",
         )
 
     def cancel_accounts(self, emails: Sequence[str]) -> list[RemoteAccount]:
@@ -315,39 +365,36 @@ class InstantlyClient(Transport):
 
     # --- Machinery ------------------------------------------------------------------------
 
-    def _paginate(
+    def _pages(
         self,
         path: str,
         params: Mapping[str, str | int | bool],
         page_size: int,
-        on_page: Callable[[int, int], None] | None,
+        starting_after: str | None,
         page_type: type[Page[_T]],
         where: str,
-    ) -> Iterator[_T]:
+    ) -> Iterator[ListPage[_T]]:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
-        cursor: str | None = None
-        seen: set[str] = set()
-        page_number = 0
+        cursor = starting_after or None
+        seen = {cursor} if cursor else set()
         while True:
             query: dict[str, str | int | bool] = {**params, "limit": page_size}
             if cursor:
                 query["starting_after"] = cursor
             data, _text = self._read("GET", path, params=query, kind=KIND_DEFAULT)
             page = convert(data, page_type, where)
-            page_number += 1
             self.page_count += 1
-            if on_page is not None:
-                on_page(page_number, len(page.items))
-            yield from page.items
-            cursor = page.next_starting_after
-            if not cursor or not page.items:
+            following = page.next_starting_after or None
+            yield ListPage(cursor, page.items, following if page.items else None)
+            if not following or not page.items:
                 return
-            if cursor in seen:
+            if following in seen:
                 raise InstantlyProtocolError(
                     f"{where}: pagination cursor repeated; stopping"
                 )
-            seen.add(cursor)
+            seen.add(following)
+            cursor = following
 
     def _finish_state_change(
         self, response: httpx.Response, what: str, parse: Callable[[str], _T]

@@ -7,8 +7,8 @@ in the feature modules (docs/architecture.md); statuses, their sets and event ki
 Modules: `workspaces` (policy, members and roles, Instantly keys), `order` (types, the
 queryset, the order), `items` (providers, items, mailboxes), `quote`, `audit` (events,
 edits, undo snapshots), `remote` (availability checks, cancellation runs, the mirror of
-Instantly's lists), `notifications` (delivery attempts). Import from the package: the names
-below are its interface.
+Instantly's lists), `notifications` (delivery attempts), `tallies` (the dashboard's running
+summaries). Import from the package: the names below are its interface.
 """
 
 from __future__ import annotations
@@ -70,12 +70,19 @@ from orders.models.notifications import (
     DeliveryStatus,
     NotificationDelivery,
 )
+from orders.models.tallies import (
+    MailboxState,
+    MailboxTally,
+    BoughtTally,
+    PlacedShare,
+)
 # isort: on
 
 __all__ = [
     "AWAITING_DECISION_STATUSES",
     "ApprovalPolicy",
     "BUDGET_STATUSES",
+    "BoughtTally",
     "CANCELLABLE_STATUSES",
     "CancellationRun",
     "CancellationStatus",
@@ -92,7 +99,9 @@ __all__ = [
     "KeyStatus",
     "LIVE_STATUSES",
     "Mailbox",
+    "MailboxState",
     "MailboxStatus",
+    "MailboxTally",
     "Membership",
     "MembershipQuerySet",
     "NotificationChannel",
@@ -106,6 +115,7 @@ __all__ = [
     "OrderType",
     "PendingInstantlyKey",
     "PendingKeyStatus",
+    "PlacedShare",
     "Provider",
     "Quote",
     "ROLE_RANK",

@@ -27,6 +27,11 @@ class OrderItem(models.Model):
     # typed, duplicates included; the local rules and Instantly's simulation flag them.
     class Meta:
         ordering = ["position", "pk"]
+        # The provider filters (history and admin) read the orders having a provider from
+        # the index alone. Domain search uses a trigram index, PostgreSQL only (migration 0014).
+        indexes = [
+            models.Index(fields=["provider", "order"], name="orderitem_provider_order")
+        ]
 
     def __str__(self) -> str:
         return self.domain

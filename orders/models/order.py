@@ -149,9 +149,28 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # The history's search indexes (trigrams over titles and domains) exist on PostgreSQL
+        # only and live in migration 0014, not here: SQLite has no such index.
         indexes = [
             models.Index(fields=["workspace", "status"], name="order_ws_status"),
-            models.Index(fields=["workspace", "-created_at"], name="order_ws_created"),
+            # The history's default sort in full, the id breaking ties: a page, or the ids of a
+            # deep one, is read off the index in order instead of sorting the workspace.
+            models.Index(
+                fields=["workspace", "-created_at", "-id"], name="order_ws_created_id"
+            ),
+            # Someone's first order in a workspace as requester or approver is one step into
+            # these (the history's people filters: history.workspace_people); the same
+            # filters then read only their orders, by date.
+            models.Index(
+                fields=["workspace", "requester", "created_at"],
+                name="order_ws_requester",
+            ),
+            models.Index(
+                fields=["workspace", "approver", "created_at"], name="order_ws_approver"
+            ),
+            # The admin's date hierarchy across workspaces: first and last day at the ends of
+            # an index instead of a scan.
+            models.Index(fields=["created_at"], name="order_created"),
             # The sweeper and the fulfilment poll look across workspaces by status.
             models.Index(fields=["status", "updated_at"], name="order_status_updated"),
         ]

@@ -42,6 +42,9 @@ class DomainCheck(models.Model):
     status = models.CharField(
         max_length=10, choices=CheckStatus, default=CheckStatus.QUEUED
     )
+    # The lease of the run working on the check (orders/finders.py): renewed with every saved
+    # batch; a check whose lease ran out lost its worker and is resumed by the sweep. The name
+    # is older than the lease (it held the end of a rate-limit wait); renaming needs a migration.
     waiting_until = models.DateTimeField(null=True, blank=True)
     wait_reason = models.CharField(max_length=200, blank=True)
     error = models.CharField(max_length=300, blank=True)
@@ -186,3 +189,23 @@ class RemoteAccount(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class PollCursor(models.Model):
+    """Where the fulfilment poll resumes Instantly's two lists for this workspace (both list
+    oldest first): the cursor of the page holding the oldest item the poll still waits for,
+    so a poll reads the pages of what is in flight, not the workspace's whole history.
+    Cursors are opaque strings Instantly issued; blank means "from the start"."""
+
+    workspace = models.OneToOneField(
+        Workspace, on_delete=models.CASCADE, related_name="poll_cursor"
+    )
+    # The limiter bucket of the key that was issued the cursors (a hash of key and base URL):
+    # another key or remote may read a cursor differently, so its first poll starts over.
+    issued_to = models.CharField(max_length=64, blank=True)
+    orders_after = models.CharField(max_length=300, blank=True)
+    accounts_after = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Poll cursors of workspace {self.workspace_id}"

@@ -202,7 +202,7 @@ def test_order_page_bill_after_a_partial_cancel(
     page, live_server, live_remote, operator, lead, workspace, monkeypatch
 ):
     """Screenshot of the order page's bill; the words are asserted at HTTP level too."""
-    from orders import cancellation, workflow
+    from orders import cancellation_runs, workflow
     from orders.models import Mailbox
     from tests.integration.support import TaskQueue, submitted_order
 
@@ -218,7 +218,7 @@ def test_order_page_bill_after_a_partial_cancel(
     jane = Mailbox.objects.get(
         item__order=order, item__domain="acme-mail.com", email_prefix="jane"
     )
-    cancellation.order_cancel_mailboxes(
+    cancellation_runs.order_cancel_mailboxes(
         order=order, by=lead, mailbox_ids=[jane.pk], confirmation="cancel 1 mailbox"
     )
     page.set_viewport_size({"width": 1440, "height": 900})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -134,6 +136,162 @@ def test_check_status_stops_polling_when_done(operator_client, draft, remote):
     assert response.status_code == 286
     assert "1 of 1" in response.content.decode()
     assert "every 1s" not in response.content.decode()
+
+
+def test_a_1500_domain_check_shows_its_count_and_its_wait_while_it_runs(
+    operator_client,
+    draft,
+    remote,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    """1,500 pasted domains are one check; mid-way, the partial the page polls says how many
+    are checked and, while the run waits for Instantly's limit, how long. The limit is met
+    mid-way because 20 of the minute's 30 checks were spent just before (another tab); the
+    wait is longer than a call's usual deadline and is waited out, not failed."""
+    from orders import instantly_keys
+    from orders.ratelimit import KIND_CHECK, MemoryRateLimiter, limiter_bucket_for
+
+    sent = recorded(monkeypatch, "orders.check_domains")
+    pasted = "\n".join(f"fresh{n}-mail.com" for n in range(1500))
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(url("check", draft), {"domains": pasted}, headers=HX)
+    check = DomainCheck.objects.get()
+    assert (check.total, sent) == (1500, [{"check_id": check.pk}])
+
+    now = [1_700_000_000.0]
+    limiter = MemoryRateLimiter(clock=lambda: now[0])
+    bucket = limiter_bucket_for(
+        api_key=remote.key, base_url="http://testserver/sandbox/api/v2"
+    )
+    for _ in range(20):
+        assert limiter.try_acquire(bucket, KIND_CHECK).granted
+    polled: list[tuple[int, str]] = []
+
+    def poll_while_waiting(seconds: float) -> None:
+        response = operator_client.get(url("check_status", draft, check.pk), headers=HX)
+        polled.append((response.status_code, response.content.decode()))
+        now[0] += seconds
+
+    factory = instantly_keys.instantly_client_for
+    monkeypatch.setattr(
+        instantly_keys,
+        "instantly_client_for",
+        lambda **options: factory(**options, limiter=limiter, sleep=poll_while_waiting),
+    )
+
+    finders.domain_check_run(check=check)
+
+    [(status, mid_way)] = polled
+    assert status == 200
+    assert "<strong>500 of 1500</strong> checked" in mid_way
+    assert 'value="500"' in mid_way
+    assert "Waiting 61 s for Instantly&#x27;s limit of 30 checks a minute." in mid_way
+    assert 'hx-trigger="every 1s"' in mid_way
+    done = operator_client.get(url("check_status", draft, check.pk), headers=HX)
+    assert done.status_code == 286
+    assert "<strong>1500 of 1500</strong> checked · done" in done.content.decode()
+    assert "Waiting" not in done.content.decode()
+    assert remote.requests("domains/check") == 30
+
+
+def _held_by_another_run(check: DomainCheck, seconds: float) -> None:
+    """As if a live worker had claimed `check`, its lease running `seconds` more."""
+    from django.utils import timezone
+
+    DomainCheck.objects.filter(pk=check.pk).update(
+        status=CheckStatus.RUNNING,
+        waiting_until=timezone.now() + timedelta(seconds=seconds),
+    )
+
+
+def test_a_check_another_live_run_holds_is_left_to_it(draft, remote):
+    check = DomainCheck.objects.create(
+        workspace=draft.workspace, order=draft, domains=["fresh-mail.com"]
+    )
+    _held_by_another_run(check, 30)
+
+    finders.domain_check_run(check=check)
+
+    assert remote.requests("domains/check") == 0
+    assert (check.status, check.results) == (CheckStatus.RUNNING, {})
+
+    _held_by_another_run(check, -1)  # that run died: its lease ran out
+    finders.domain_check_run(check=check)
+
+    check.refresh_from_db()
+    assert remote.requests("domains/check") == 1
+    assert check.status == CheckStatus.DONE
+    assert check.results == {"fresh-mail.com": {"state": "available"}}
+    assert check.waiting_until is None
+
+
+def test_a_run_that_lost_its_lease_saves_nothing_more(draft, remote, monkeypatch):
+    from orders import instantly_keys
+
+    domains = [f"fresh{n}-mail.com" for n in range(150)]
+    check = DomainCheck.objects.create(
+        workspace=draft.workspace, order=draft, domains=domains
+    )
+    client = instantly_keys.instantly_client_for(workspace=draft.workspace)
+    check_domains = client.check_domains
+    taken_over = []
+
+    def second_call_after_a_takeover(batch):  # type: ignore[no-untyped-def]
+        if batch[0] == "fresh50-mail.com":
+            # The run was thought dead and another took the check over meanwhile.
+            _held_by_another_run(check, 100)
+            taken_over.append(DomainCheck.objects.get(pk=check.pk).waiting_until)
+        return check_domains(batch)
+
+    monkeypatch.setattr(client, "check_domains", second_call_after_a_takeover)
+
+    finders.domain_check_run(check=check, client=client)
+
+    check.refresh_from_db()
+    assert remote.requests("domains/check") == 2  # the batch in flight went out
+    assert check.checked == 50  # but only the new holder saves from now on
+    assert check.status == CheckStatus.RUNNING
+    assert [check.waiting_until] == taken_over
+
+
+def test_the_sweeper_sends_again_the_checks_no_run_is_working_on(
+    draft, remote, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    sent = recorded(monkeypatch, "orders.check_domains")
+    now = timezone.now()
+
+    def check(status, lease_ago=None, created_ago=0):  # type: ignore[no-untyped-def]
+        made = DomainCheck.objects.create(
+            workspace=draft.workspace, order=draft, domains=["fresh-mail.com"]
+        )
+        DomainCheck.objects.filter(pk=made.pk).update(
+            status=status,
+            waiting_until=None
+            if lease_ago is None
+            else now - timedelta(seconds=lease_ago),
+            created_at=now - timedelta(seconds=created_ago),
+        )
+        return made.pk
+
+    dead = check(CheckStatus.RUNNING, lease_ago=61)
+    lost = check(CheckStatus.QUEUED, created_ago=61)
+    check(CheckStatus.RUNNING, lease_ago=-50)  # alive
+    check(CheckStatus.RUNNING, lease_ago=10)  # released for a retry due in seconds
+    check(CheckStatus.QUEUED, created_ago=5)  # its message is on its way
+    check(CheckStatus.DONE, lease_ago=3600)
+    abandoned = check(CheckStatus.RUNNING, lease_ago=600, created_ago=3601)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert finders.domain_checks_sweep(now=now) == 2
+
+    assert sorted(m["check_id"] for m in sent) == sorted([dead, lost])
+    stopped = DomainCheck.objects.get(pk=abandoned)
+    assert stopped.status == CheckStatus.FAILED
+    assert "stopped before it finished" in stopped.error
+    assert stopped.finished_at == now
 
 
 def test_check_status_of_another_order_is_404(

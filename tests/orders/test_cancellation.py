@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import cancellation, instantly_keys, tasks
+from orders import cancellation, cancellation_runs, instantly_keys, tasks
 from orders.instantly import InstantlyClient, InstantlyError
 from orders.models import (
     CancellationRun,
@@ -74,7 +74,7 @@ def test_a_wrong_confirmation_cancels_nothing(cancellable, lead, remote):
     with pytest.raises(
         cancellation.CancelError, match='Type "cancel 1 mailbox" to confirm'
     ):
-        cancellation.order_cancel_mailboxes(
+        cancellation_runs.order_cancel_mailboxes(
             order=cancellable, by=lead, domains=["tryacme.org"], confirmation="yes"
         )
 
@@ -85,7 +85,7 @@ def test_a_wrong_confirmation_cancels_nothing(cancellable, lead, remote):
 def test_cancel_calls_instantly_once_and_records_each_mailbox(
     cancellable, lead, remote
 ):
-    outcome = cancellation.order_cancel_mailboxes(
+    outcome = cancellation_runs.order_cancel_mailboxes(
         order=cancellable,
         by=lead,
         mailbox_ids=[
@@ -113,7 +113,7 @@ def test_cancel_calls_instantly_once_and_records_each_mailbox(
 
 
 def test_cancelling_every_mailbox_cancels_the_order(cancellable, lead):
-    cancellation.order_cancel_mailboxes(
+    cancellation_runs.order_cancel_mailboxes(
         order=cancellable,
         by=lead,
         domains=["acme-mail.com", "tryacme.org"],
@@ -127,7 +127,7 @@ def test_cancelling_every_mailbox_cancels_the_order(cancellable, lead):
 
 def test_an_operator_cannot_cancel(cancellable, operator):
     with pytest.raises(cancellation.CancelError, match="Only a lead"):
-        cancellation.order_cancel_mailboxes(
+        cancellation_runs.order_cancel_mailboxes(
             order=cancellable,
             by=operator,
             domains=["tryacme.org"],
@@ -158,7 +158,7 @@ def request_run(order, by, capture, **selection) -> CancellationRun:  # type: ig
     count = len(cancellation.cancellation_preview(order=order, **selection).mailboxes)
     phrase = f"cancel {count} mailbox{'es' if count != 1 else ''}"
     with capture(execute=True):
-        return cancellation.cancellation_request(
+        return cancellation_runs.cancellation_request(
             order=order, by=by, confirmation=phrase, **selection
         )
 
@@ -204,7 +204,7 @@ def test_a_refused_confirmation_queues_nothing(
             django_capture_on_commit_callbacks(execute=True),
             pytest.raises(cancellation.CancelError, match=words),
         ):
-            cancellation.cancellation_request(
+            cancellation_runs.cancellation_request(
                 order=cancellable,
                 by=by,
                 domains=["tryacme.org"],
@@ -231,7 +231,7 @@ def test_the_worker_cancels_at_instantly_once_and_a_redelivery_not_again(
 
     assert work(sent) == 1
     tasks.cancel_mailboxes_task(**message)  # the same message, delivered again
-    again = cancellation.cancellation_run_execute(run_id=run.pk)
+    again = cancellation_runs.cancellation_run_execute(run_id=run.pk)
 
     run.refresh_from_db()
     cancellable.refresh_from_db()
@@ -276,7 +276,7 @@ def test_a_run_found_running_recently_is_not_sent_again(
         f"order {cancellable.pk}: cancellation run {run.pk} is already running; "
         "not sent again"
     ]
-    assert cancellation.cancellation_run_execute(run_id=run.pk + 1) is None
+    assert cancellation_runs.cancellation_run_execute(run_id=run.pk + 1) is None
 
 
 def test_a_run_whose_worker_stopped_mid_call_is_settled_by_reading_not_resent(
@@ -290,13 +290,13 @@ def test_a_run_whose_worker_stopped_mid_call_is_settled_by_reading_not_resent(
     CancellationRun.objects.filter(pk=run.pk).update(
         status=CancellationStatus.RUNNING,
         started_at=timezone.now()
-        - timedelta(seconds=cancellation.RUN_STALE_SECONDS + 1),
+        - timedelta(seconds=cancellation_runs.RUN_STALE_SECONDS + 1),
     )
     with instantly_keys.instantly_client_for(workspace=cancellable.workspace) as client:
         client.cancel_accounts(["jane@tryacme.org"])
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert cancellation.cancellation_runs_sweep() == 1
+        assert cancellation_runs.cancellation_runs_sweep() == 1
     assert work(sent) == 1
 
     run.refresh_from_db()
@@ -308,7 +308,7 @@ def test_a_run_whose_worker_stopped_mid_call_is_settled_by_reading_not_resent(
     assert cancellable.status == OrderStatus.PARTIALLY_CANCELLED
     assert cancellable.events.last().kind == "mailboxes_cancelled"
     # Settled once: the next sweep finds nothing to send.
-    assert cancellation.cancellation_runs_sweep() == 0
+    assert cancellation_runs.cancellation_runs_sweep() == 0
 
 
 def test_the_sweep_resends_only_runs_past_their_bound(
@@ -329,7 +329,7 @@ def test_the_sweep_resends_only_runs_past_their_bound(
     lost_message, fresh = runs
     CancellationRun.objects.filter(pk=lost_message.pk).update(
         status=CancellationStatus.QUEUED,
-        created_at=now - timedelta(seconds=cancellation.RUN_REQUEUE_SECONDS + 1),
+        created_at=now - timedelta(seconds=cancellation_runs.RUN_REQUEUE_SECONDS + 1),
     )
     CancellationRun.objects.filter(pk=fresh.pk).update(
         status=CancellationStatus.QUEUED, created_at=now
@@ -337,7 +337,7 @@ def test_the_sweep_resends_only_runs_past_their_bound(
     sent.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert cancellation.cancellation_runs_sweep(now=now) == 1
+        assert cancellation_runs.cancellation_runs_sweep(now=now) == 1
     assert sent == [{"run_id": lost_message.pk}]
 
 
@@ -407,10 +407,10 @@ def test_a_refused_cancel_fails_the_run_and_the_page_says_why(
         cancellable, lead, django_capture_on_commit_callbacks, domains=["tryacme.org"]
     )
 
-    cancellation.cancellation_run_execute(
+    cancellation_runs.cancellation_run_execute(
         run_id=run.pk, client=cast(InstantlyClient, refusing)
     )
-    cancellation.cancellation_run_execute(
+    cancellation_runs.cancellation_run_execute(
         run_id=run.pk, client=cast(InstantlyClient, refusing)
     )
 
@@ -445,7 +445,7 @@ def test_a_long_refusal_is_kept_to_the_length_of_the_runs_error(
         cancellable, lead, django_capture_on_commit_callbacks, domains=["tryacme.org"]
     )
 
-    cancellation.cancellation_run_execute(
+    cancellation_runs.cancellation_run_execute(
         run_id=run.pk, client=cast(InstantlyClient, Refusing())
     )
 

@@ -20,7 +20,7 @@ from django.db.models.signals import post_save
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from orders import billing, cancellation, instantly_keys
+from orders import billing, cancellation, cancellation_runs, instantly_keys
 from orders.instantly import (
     InstantlyClient,
     InstantlyError,
@@ -147,7 +147,7 @@ def cancelled(*emails: str) -> list[Account]:
 def cancel(
     order: Order, by: User, fake: FakeInstantly, confirmation: str, **selection: Any
 ) -> cancellation.CancelOutcome:
-    return cancellation.order_cancel_mailboxes(
+    return cancellation_runs.order_cancel_mailboxes(
         order=order, by=by, confirmation=confirmation, client=fake.client, **selection
     )
 
@@ -841,7 +841,7 @@ def test_a_lost_answer_that_cannot_be_read_back_is_unknown_for_every_address(
 
 
 def test_without_a_client_the_workspaces_instantly_is_called(cancellable, lead, remote):
-    outcome = cancellation.order_cancel_mailboxes(
+    outcome = cancellation_runs.order_cancel_mailboxes(
         order=cancellable,
         by=lead,
         domains=["tryacme.org"],
@@ -876,7 +876,7 @@ def test_without_a_client_a_refusal_of_the_workspaces_instantly_is_recorded(
     monkeypatch.setattr(instantly_keys, "instantly_client_for", client_for)
 
     with pytest.raises(cancellation.CancelError) as refused:
-        cancellation.order_cancel_mailboxes(
+        cancellation_runs.order_cancel_mailboxes(
             order=order,
             by=lead,
             domains=["tryacme.org"],
@@ -947,7 +947,7 @@ def test_the_record_writes_only_its_own_fields(
 def test_the_outcome_follows_the_selection_and_a_missing_result_is_unknown(order, lead):
     chosen = preview(order, domains=["acme-mail.com", "tryacme.org"])
 
-    outcome = cancellation._cancel_record(
+    outcome = cancellation.cancel_record(
         order,
         lead,
         chosen,

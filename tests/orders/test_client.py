@@ -1038,13 +1038,14 @@ def test_limiter_wait_is_announced_before_sleeping(make_client, clock):
         client.check_domains(["acme-mail.com"])
 
     assert len(remote.requests) == 31
+    # A 61 s window: one second of margin for the call's arrival (orders/ratelimit.py).
     assert events[30] == (
         "wait",
-        60.0,
+        61.0,
         "Instantly's domain-check limit (30 per minute)",
     )
-    assert events[31] == ("request", 1060.0)
-    assert clock.sleeps == [60.0]
+    assert events[31] == ("request", 1061.0)
+    assert clock.sleeps == [61.0]
 
 
 def test_limiter_wait_beyond_the_deadline_sends_nothing(make_client, clock):
@@ -1059,7 +1060,9 @@ def test_limiter_wait_beyond_the_deadline_sends_nothing(make_client, clock):
         )
 
     assert caught.value.request_sent is False
-    assert caught.value.retry_after == 60.0
+    # The check window is 61 s: one second of margin for a call's arrival at Instantly
+    # (orders/ratelimit.py, ARRIVAL_MARGIN_SECONDS).
+    assert caught.value.retry_after == 61.0
     assert remote.requests == []
     assert clock.sleeps == []
 

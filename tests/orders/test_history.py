@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from orders.history import HistoryFilters, orders_filter
+from orders.history import HistoryFilters, orders_filter, workspace_people
 from orders.models import Order
 from tests.factories import MembershipFactory, UserFactory
 from tests.orders.history_data import aware, make_order
@@ -327,6 +327,60 @@ def test_query_count_does_not_grow_with_the_page_size(
 
     assert len(listed(small)) == 25
     assert len(listed(large)) == 120
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"sort": "-due_now", "q": "dom"},
+        {"sort": "requester", "provider": GOOGLE, "status": "ready"},
+    ],
+)
+def test_later_pages_continue_the_same_sort_in_as_many_queries(
+    operator_client, workspace, operator, lead, django_assert_num_queries, params
+):
+    # Ties everywhere (same days, prices and people), so the id must break them the same
+    # way on the first page, read directly, and on the later ones, read ids first.
+    for n in range(60):
+        make_order(
+            workspace,
+            operator if n % 2 else lead,
+            approver=lead,
+            status="ready" if n % 5 else "failed",
+            due_now=f"{n % 4}.00" if n % 7 else None,
+            items=[(f"dom{n}.com", GOOGLE if n % 3 else MICROSOFT, ["a"])],
+            created_at=aware(2026, 3, 1 + n % 3),
+        )
+    operator_client.get(url(workspace))  # the session learns the workspace once
+    everything = listed(operator_client.get(url(workspace, per_page=200, **params)))
+
+    pages = []
+    for page in range(1, (len(everything) + 24) // 25 + 1):
+        with django_assert_num_queries(7):
+            response = operator_client.get(
+                url(workspace, per_page=25, page=page, **params)
+            )
+        pages += listed(response)
+
+    assert len(everything) > 25
+    assert pages == everything
+
+
+def test_people_are_members_and_whoever_requested_or_approved_here(
+    workspace, other_workspace, operator, lead
+):
+    former_requester = UserFactory(username="fiona")
+    former_approver = UserFactory(username="gus")
+    stranger = UserFactory(username="stan")
+    UserFactory(username="nobody")
+    make_order(workspace, former_requester, approver=former_approver)
+    make_order(other_workspace, stranger, approver=stranger)
+
+    assert workspace_people(workspace) == [
+        (user.pk, user.username)
+        for user in (former_requester, former_approver, lead, operator)
+    ]
 
 
 def test_orders_filter_dates_are_whole_local_days(workspace, operator, settings):

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from orders import (
     cancellation,
+    cancellation_runs,
     drafts,
     finders,
     instantly_keys,
@@ -350,7 +351,7 @@ def test_a_lost_cancel_answer_is_read_back_from_the_accounts_list(placed, lead, 
         workspace=placed.workspace, transport=CancelAnswerLost()
     )
 
-    outcome = cancellation.order_cancel_mailboxes(
+    outcome = cancellation_runs.order_cancel_mailboxes(
         order=placed,
         by=lead,
         mailbox_ids=[mailbox(placed, "jane@acme-mail.com").pk],
@@ -375,7 +376,7 @@ def test_a_lost_cancel_answer_that_cannot_be_read_back_stays_unknown(
         workspace=placed.workspace, transport=CancelAnswerLost(reads_fail=True)
     )
 
-    outcome = cancellation.order_cancel_mailboxes(
+    outcome = cancellation_runs.order_cancel_mailboxes(
         order=placed,
         by=lead,
         mailbox_ids=[mailbox(placed, "jane@acme-mail.com").pk],

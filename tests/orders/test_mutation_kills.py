@@ -16,7 +16,15 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from orders import cancellation, instantly, instantly_keys, lifecycle, rules, workflow
+from orders import (
+    cancellation,
+    cancellation_runs,
+    instantly,
+    instantly_keys,
+    lifecycle,
+    rules,
+    workflow,
+)
 from orders.models import (
     Mailbox,
     MailboxStatus,
@@ -347,7 +355,7 @@ def _cancel_three(order, lead, answers):  # type: ignore[no-untyped-def]
         ).pk
         for e in THREE
     ]
-    return cancellation.order_cancel_mailboxes(
+    return cancellation_runs.order_cancel_mailboxes(
         order=order,
         by=lead,
         mailbox_ids=ids,

@@ -85,11 +85,11 @@ def test_admin_order_record(
 def test_placed_order_page_before_and_after_a_cancellation(
     lead_client, cancellable, lead
 ) -> None:  # type: ignore[no-untyped-def]
-    from orders import cancellation
+    from orders import cancellation_runs
 
     page = cancellable.get_absolute_url()
     assert queries(lead_client, page) == PLACED_ORDER_PAGE
-    cancellation.order_cancel_mailboxes(
+    cancellation_runs.order_cancel_mailboxes(
         order=cancellable,
         by=lead,
         domains=["tryacme.org"],

@@ -19,6 +19,8 @@ from redis.retry import Retry
 
 from orders import ratelimit
 from orders.ratelimit import (
+    CHECK_HOUR,
+    CHECK_MINUTE,
     DEFAULT_RULES,
     KIND_CHECK,
     KIND_DEFAULT,
@@ -89,11 +91,13 @@ def max_in_any_window(stamps, window):
 
 
 def test_default_rules_are_half_the_global_budget_and_the_full_check_budget():
+    # The check windows are a second longer: see the arrival tests below.
+    assert (CHECK_MINUTE, CHECK_HOUR) == (61.0, 3601.0)
     assert {(r.scope, r.limit, r.window) for r in DEFAULT_RULES} == {
         ("all", 50, 1.0),
         ("all", 3000, 60.0),
-        ("check", 30, 60.0),
-        ("check", 900, 3600.0),
+        ("check", 30, CHECK_MINUTE),
+        ("check", 900, CHECK_HOUR),
         ("forwarding", 10, 60.0),
         ("forwarding", 60, 3600.0),
     }
@@ -124,7 +128,7 @@ def test_31st_check_in_a_minute_waits_for_the_first_to_expire(limiter_factory, c
     refused = limiter.try_acquire("b", KIND_CHECK)
 
     assert not refused.granted
-    assert refused.wait == pytest.approx(start + 60 - clock.now)
+    assert refused.wait == pytest.approx(start + CHECK_MINUTE - clock.now)
     assert refused.reason == "Instantly's domain-check limit (30 per minute)"
     assert limiter.try_acquire("b", KIND_DEFAULT).granted, (
         "other calls are not held up by the check limit"
@@ -186,11 +190,11 @@ def test_900_checks_an_hour_even_when_each_minute_is_under_30(clock):
     refused = limiter.try_acquire("b", KIND_CHECK)
 
     assert clock.now - start == pytest.approx(
-        29 * 60, abs=1
+        29 * CHECK_MINUTE, abs=1
     )  # 30 per minute for 30 minutes
     assert not refused.granted
     assert refused.reason == "Instantly's domain-check limit (900 per hour)"
-    assert refused.wait == pytest.approx(start + 3600 - clock.now)
+    assert refused.wait == pytest.approx(start + CHECK_HOUR - clock.now)
 
 
 def test_a_long_run_of_checks_never_exceeds_either_check_limit(clock):
@@ -203,6 +207,64 @@ def test_a_long_run_of_checks_never_exceeds_either_check_limit(clock):
 
     assert max_in_any_window(stamps, 60.0) == 30
     assert max_in_any_window(stamps, 3600.0) == 900
+
+
+def fixed_windows(stamps, window):
+    """How many of `stamps` fall in each window aligned to the clock, as the sandbox (and
+    Instantly's documentation) counts them."""
+    counts: dict[int, int] = {}
+    for stamp in stamps:
+        slot = int(stamp // window)
+        counts[slot] = counts.get(slot, 0) + 1
+    return counts
+
+
+def arrivals(limiter, clock, calls, first_way_there):
+    """When `calls` checks made one after another, as a check run makes them, reach Instantly:
+    each waits for its slot, then takes 0.01 s to arrive (the first `first_way_there`, a new
+    connection) and 0.05 s more to be answered."""
+    times = []
+    for call in range(calls):
+        acquire(limiter, clock, KIND_CHECK)
+        way_there = first_way_there if call == 0 else 0.01
+        times.append(clock.now + way_there)
+        clock.now += way_there + 0.05
+    return times
+
+
+# A clock minute's boundary.
+BOUNDARY = 1_700_000_000.0 - 1_700_000_000.0 % 60
+
+
+@pytest.mark.parametrize("granted_after_boundary", [-0.5, -0.01, 0.0, 30.0])
+def test_checks_never_fill_a_clock_minute_past_30_whatever_their_way_there(
+    clock, granted_after_boundary
+):
+    """1,500 domains are 30 calls in one burst; a longer check's 31st call goes a window after
+    its first. Even when the first was granted just before a clock minute began and arrived
+    just after (up to the margin later than the others), Instantly counts at most 30 in each
+    of its clock minutes."""
+    clock.now = BOUNDARY + granted_after_boundary
+    limiter = MemoryRateLimiter(clock=clock)
+
+    times = arrivals(limiter, clock, 150, first_way_there=0.99)
+
+    assert max(fixed_windows(times, 60).values()) == 30
+    assert max_in_any_window(times, 60.0) == 30
+
+
+def test_without_the_margin_a_slow_first_call_makes_a_31st_in_a_clock_minute(clock):
+    """Why the margin: with a window of exactly 60 s, the 31st call is granted a minute after
+    the first, before the first's clock minute ends, when the first was granted just before
+    that minute began and arrived in it."""
+    clock.now = BOUNDARY - 0.1
+    limiter = MemoryRateLimiter(
+        rules=[Rule(KIND_CHECK, 30, 60.0, "exactly a minute")], clock=clock
+    )
+
+    times = arrivals(limiter, clock, 31, first_way_there=0.3)
+
+    assert max(fixed_windows(times, 60).values()) == 31
 
 
 def test_bucket_names_are_checked(limiter_factory):
@@ -375,9 +437,9 @@ def test_redis_sliding_window_with_a_fake_clock(redis_url, redis_prefix, clock):
     waited = acquire(limiter, clock, KIND_CHECK)
 
     assert not refused.granted
-    assert refused.wait == pytest.approx(start + 60 - (start + 45), abs=0.002)
+    assert refused.wait == pytest.approx(start + CHECK_MINUTE - (start + 45), abs=0.002)
     assert refused.reason == "Instantly's domain-check limit (30 per minute)"
-    assert waited == pytest.approx(15.0, abs=0.002)
+    assert waited == pytest.approx(CHECK_MINUTE - 45, abs=0.002)
     assert not limiter.try_acquire("b", KIND_CHECK).granted
 
 

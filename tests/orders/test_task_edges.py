@@ -57,6 +57,7 @@ OPTIONS = {
     "orders.verify_key": (60, 90, 0),
     "orders.verify_pending_key": (60, 90, 0),
     "orders.check_domains": (600, 660, 5),
+    "orders.sweep_domain_checks": (60, 90, 0),
     "orders.refresh_remote_mirror": (300, 360, 5),
     "orders.place_order": (150, 180, 0),
     "orders.reconcile_order": (300, 360, 0),
