@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import F, OrderBy, OuterRef, Q, QuerySet, Subquery
+from django.db.models.constants import LOOKUP_SEP
 from django.utils import timezone
 
 from orders.history_table import TABLE_FIELDS
@@ -360,20 +361,38 @@ def history_orders(workspace: Workspace, filters: HistoryFilters) -> QuerySet[Or
 
 
 class IdsFirstPaginator(Paginator[Order]):
-    """Django's paginator over a queryset of orders, reading the pages after the first ids
-    first: a subquery picks the page's ids by the filters and the sort alone, and only those
-    rows are joined to what the page shows. Read directly, a deep page makes the database
-    join every order before it to its people and quote, only to skip them; ids first, the
-    default sort's are a walk of the (workspace, -created_at, -id) index however deep the
-    page. The first page skips nothing and stops early on that index, so it is read
-    directly. Still one query per page; the count is Django's."""
+    """Django's paginator over a queryset of orders that reads a page ids first when reading
+    it directly would make the database join rows only to skip them: a subquery picks the
+    page's ids by the filters and the sort alone, and only those rows are joined to what
+    the page shows. That is every page after the first (a deep page's offset otherwise
+    joins every order before it to its people and quote; ids first, the default sort's are
+    a walk of the (workspace, -created_at, -id) index), and the first page of a sort
+    through a join (the requester's name, the quote's price: otherwise every order is
+    joined, wide, before the sort keeps the page). The first page of the orders' own sort
+    skips nothing and stops early on the index, so it is read directly. Still one query per
+    page; the count is Django's."""
 
     def page(self, number: int | str) -> Page[Order]:
         page = super().page(number)
-        if page.number > 1:
-            orders = cast("QuerySet[Order]", self.object_list)
+        orders = cast("QuerySet[Order]", self.object_list)
+        if page.number > 1 or _sorted_through_a_join(orders):
             page_ids = cast("QuerySet[Order]", page.object_list).values("pk")
             # The filters run again on the page's ids, which on PostgreSQL costs little:
             # each is answered by an index.
             page.object_list = orders.filter(pk__in=page_ids)
         return page
+
+
+def _sorted_through_a_join(orders: QuerySet[Order]) -> bool:
+    """Whether the sort reads another table: "approved_quote__due_now" (the admin's
+    ordering names) or F("approved_quote__due_now") (this module's `sort_ordering`)."""
+    for key in orders.query.order_by:
+        expression = getattr(key, "expression", key)
+        name = (
+            expression
+            if isinstance(expression, str)
+            else getattr(expression, "name", "")
+        )
+        if LOOKUP_SEP in name:
+            return True
+    return False

@@ -139,7 +139,16 @@ class MailboxTallyQuerySet(models.QuerySet["MailboxTally"]):
         sign = 1 if bought else -1
         rows = _figures(Q(order_id__in=order_ids))
         if bought:
-            PlacedShare.objects.bulk_create(_shares(rows), batch_size=BATCH_SIZE)
+            # An order recorded as placed again (its placement learnt anew, e.g. by a
+            # reconciliation after its status was set back by hand) keeps one share per
+            # provider: the newest placement's.
+            PlacedShare.objects.bulk_create(
+                _shares(rows),
+                batch_size=BATCH_SIZE,
+                update_conflicts=True,
+                unique_fields=["order", "provider"],
+                update_fields=["placed_at", "share", "took"],
+            )
         self.add(_deltas(rows, sign=sign))
         BoughtTally.objects.add(_bought(Q(pk__in=order_ids), sign=sign))
 

@@ -60,13 +60,18 @@ def changelist(**params):
     return f"{base}?{urlencode(params)}" if params else base
 
 
-def listed(response) -> set[int]:
-    return {
+def ordered(response) -> list[int]:
+    """Order ids in the change list, in page order."""
+    return [
         int(pk)
         for pk in re.findall(
             r'name="_selected_action" value="(\d+)"', response.content.decode()
         )
-    }
+    ]
+
+
+def listed(response) -> set[int]:
+    return set(ordered(response))
 
 
 @pytest.mark.parametrize(
@@ -539,6 +544,29 @@ def test_order_changelist_query_count_does_not_grow_with_the_page_size(
         response = staff_client.get(changelist())
 
     assert len(listed(response)) == min(per_page, 40)
+
+
+def test_order_pages_sorted_by_price_continue_in_as_many_queries(
+    staff_client, workspace, operator, lead, monkeypatch, django_assert_num_queries
+):
+    # Prices repeat, so the id breaks ties; every order priced, so no database's idea of
+    # where NULL sorts matters.
+    made = [
+        make_order(workspace, operator, approver=lead, due_now=f"{n % 3}.00")
+        for n in range(12)
+    ]
+    monkeypatch.setattr(admin.site._registry[Order], "list_per_page", 5)
+    staff_client.get(changelist())  # the session learns the staff member once
+
+    pages = []
+    for page in (1, 2, 3):
+        with django_assert_num_queries(7):
+            pages += ordered(staff_client.get(changelist(o="-7", p=page)))
+
+    expected = sorted(
+        made, key=lambda o: (o.approved_quote.due_now, o.pk), reverse=True
+    )
+    assert pages == [o.pk for o in expected]
 
 
 @pytest.mark.parametrize("per_page", [5, 100])

@@ -332,6 +332,19 @@ def test_an_unknown_outcome_counts_once_reconciled_to_placed(
     assert len(shares_of(order)) == 2
 
 
+def test_a_placement_recorded_again_keeps_one_share_per_provider(place, workspace):
+    order = place(items=MIXED)
+    before = shares_of(order)
+
+    # What the fault matrix does to test reconciliation: the status is set back by hand, then
+    # the placement is learnt again. The shares are replaced, never doubled (nor refused).
+    with transaction.atomic():
+        MailboxTally.objects.orders_moved([order.pk], bought=True)
+
+    assert shares_of(order) == before
+    assert PlacedShare.objects.filter(order=order).count() == 2
+
+
 def from_scratch(
     workspace: Workspace, now: datetime
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
