@@ -69,13 +69,7 @@ def cancellation_request(
         locked = order_lock(order)
         if locked.cancellation_runs.filter(status__in=IN_PROGRESS).exists():
             raise cancellation.CancelError(IN_PROGRESS_MESSAGE)
-        run = CancellationRun.objects.create(
-            workspace_id=locked.workspace_id,
-            order=locked,
-            requested_by=by,
-            emails=preview.emails,
-            domains_cancelled=preview.domains_cancelled,
-        )
+        run = _run_create(locked, by, preview)
         order_event_record(
             order=locked,
             by=by,
@@ -283,12 +277,10 @@ def order_cancel_mailboxes(
         confirmation=confirmation,
     )
     # Recorded as a run like a queued one, so the order page reads every cancellation alike.
-    run = CancellationRun.objects.create(
-        workspace_id=order.workspace_id,
-        order=order,
-        requested_by=by,
-        emails=preview.emails,
-        domains_cancelled=preview.domains_cancelled,
+    run = _run_create(
+        order,
+        by,
+        preview,
         status=CancellationStatus.RUNNING,
         started_at=timezone.now(),
     )
@@ -331,3 +323,20 @@ def cancellation_state(order: Order) -> CancellationState:
 def cancellation_run_latest(order: Order) -> CancellationRun | None:
     """The order's latest cancellation run, for the poll of its status block."""
     return order.cancellation_runs.select_related("requested_by").first()
+
+
+def _run_create(
+    order: Order,
+    by: User,
+    preview: cancellation.CancelPreview,
+    **state: object,
+) -> CancellationRun:
+    """The run of a confirmed preview; `state` for one that starts at once (not queued)."""
+    return CancellationRun.objects.create(
+        workspace_id=order.workspace_id,
+        order=order,
+        requested_by=by,
+        emails=preview.emails,
+        domains_cancelled=preview.domains_cancelled,
+        **state,
+    )
