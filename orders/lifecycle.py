@@ -198,6 +198,58 @@ class EventKind(models.TextChoices):
     LATE_UNKNOWN = "late_unknown", "Late lost answer for an earlier attempt"
     LATE_DRIFT = "late_drift", "Late price change for an earlier attempt"
     LATE_RELEASE = "late_release", "Late release of an earlier attempt"
+    # After delivery (issue 15): health read from Instantly's accounts list. They change the
+    # order's `health`, never its status: a bought order must never become re-submittable.
+    HEALTH_LIVE = "health_live", "Every mailbox set up and warming: live"
+    HEALTH_ATTENTION = "health_attention", "A mailbox disconnected or is erroring"
+    HEALTH_RECOVERED = "health_recovered", "Mailboxes healthy again"
+    # Credentials fetched live from Instantly; the event records who and which mailboxes,
+    # never a password.
+    CREDENTIALS_REVEALED = "credentials_revealed", "Credentials revealed"
+    CREDENTIALS_DOWNLOADED = "credentials_downloaded", "Credentials downloaded (CSV)"
+    # Cancelling before the next renewal, scheduled ahead (orders/renewals).
+    RENEWAL_CANCEL_SCHEDULED = (
+        "renewal_cancel_scheduled",
+        "Cancellation scheduled before renewal",
+    )
+    RENEWAL_CANCEL_APPROVED = (
+        "renewal_cancel_approved",
+        "Scheduled cancellation approved",
+    )
+    RENEWAL_CANCEL_UNSCHEDULED = (
+        "renewal_cancel_unscheduled",
+        "Scheduled cancellation withdrawn",
+    )
+    RENEWAL_CANCEL_EXECUTED = (
+        "renewal_cancel_executed",
+        "Scheduled cancellation carried out",
+    )
+    RENEWAL_CANCEL_SKIPPED = (
+        "renewal_cancel_skipped",
+        "Scheduled cancellation not carried out",
+    )
+
+
+class OrderHealth(models.TextChoices):
+    """How a delivered order's mailboxes are doing at Instantly (issue 15). Kept apart from
+    the status: the status is the purchase, this is what happened after it."""
+
+    UNKNOWN = "", "Not followed yet"
+    SETTING_UP = "setting_up", "Setting up"
+    LIVE = "live", "Live"
+    ATTENTION = "attention", "Needs attention"
+
+
+class MailboxHealth(models.TextChoices):
+    """One mailbox as Instantly's accounts list last showed it (its `status`, `setup_pending`
+    and `warmup_status` folded into what a person acts on)."""
+
+    UNKNOWN = "", "Not read yet"
+    SETUP_PENDING = "setup_pending", "Setup pending"
+    CONNECTED = "connected", "Connected"
+    PAUSED = "paused", "Paused"
+    ERROR = "error", "Error"
+    DISCONNECTED = "disconnected", "Disconnected"
 
 
 class Notice(models.TextChoices):
@@ -213,6 +265,12 @@ class Notice(models.TextChoices):
     READY = "ready"
     STUCK = "stuck"
     NEEDS_ATTENTION = "needs_attention"
+    # Issue 15: a live order's mailbox disconnected or errors; credentials were revealed; a
+    # scheduled cancellation waits for a lead, or was carried out.
+    MAILBOX_ATTENTION = "mailbox_attention"
+    CREDENTIALS_REVEALED = "credentials_revealed"
+    RENEWAL_CANCEL_APPROVAL = "renewal_cancel_approval"
+    RENEWAL_CANCEL_EXECUTED = "renewal_cancel_executed"
 
 
 # The channels every notice goes out on, one task each (NotificationChannel's values; a test

@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 APPROVERS: Final = "approvers"
 REQUESTER: Final = "requester"
+# The workspace's admins (credential reveals: issue 15).
+ADMINS: Final = "admins"
 # Tests swap in httpx.MockTransport and a resolver stub; None means real HTTP.
 webhook_transport: httpx.BaseTransport | None = None
 webhook_resolver: webhooks.Resolver = webhooks.resolve_host
@@ -55,6 +57,10 @@ class EventSpec:
     audience: str
     subject: str
     sentence: str
+    # The notice words what the newest of these audit events says: `{actor}` who recorded it
+    # and `{summary}` its detail's "summary" (a sentence written for people, never a secret).
+    # The notice carries only its order's id, so the event is where the particulars live.
+    from_events: tuple[str, ...] = ()
 
 
 EVENTS: Final[dict[str, EventSpec]] = {
@@ -109,6 +115,30 @@ EVENTS: Final[dict[str, EventSpec]] = {
         REQUESTER,
         "Needs attention: {order}",
         "{order} needs a person: {reason}",
+    ),
+    "mailbox_attention": EventSpec(
+        REQUESTER,
+        "Mailbox trouble: {order}",
+        "{summary}",
+        from_events=("health_attention",),
+    ),
+    "credentials_revealed": EventSpec(
+        ADMINS,
+        "Credentials revealed: {order}",
+        "{actor} fetched the mailbox credentials of {order}: {summary}",
+        from_events=("credentials_revealed", "credentials_downloaded"),
+    ),
+    "renewal_cancel_approval": EventSpec(
+        APPROVERS,
+        "Approve a cancellation before renewal: {order}",
+        "{actor} scheduled a cancellation before the next renewal: {summary}",
+        from_events=("renewal_cancel_scheduled",),
+    ),
+    "renewal_cancel_executed": EventSpec(
+        REQUESTER,
+        "Cancelled before renewal: {order}",
+        "{summary}",
+        from_events=("renewal_cancel_executed", "renewal_cancel_skipped"),
     ),
 }
 
@@ -232,7 +262,20 @@ def _context(order: Order, event: str, spec: EventSpec) -> dict[str, Any]:
         "per_month": f"{quote.per_month:,.2f}" if quote else "?",
         "refusal": str(order.refusal.get("message", "")),
         "reason": order.attention_reason,
+        "actor": "someone",
+        "summary": "",
     }
+    if spec.from_events:
+        latest = (
+            order.events.filter(kind__in=spec.from_events)
+            .select_related("actor")
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if latest is not None:
+            if latest.actor is not None:
+                words["actor"] = latest.actor.get_username()
+            words["summary"] = str(latest.detail.get("summary", ""))
     return {
         "order": order,
         "event": event,
@@ -261,9 +304,22 @@ def approvers_for(order: Order) -> list[str]:
     return sorted({m.user.email for m in chosen})
 
 
+def admins_of(order: Order) -> list[str]:
+    """Addresses of the workspace's active admins."""
+    return sorted(
+        m.user.email
+        for m in Membership.objects.filter(
+            workspace=order.workspace, role=Role.ADMIN, user__is_active=True
+        ).select_related("user")
+        if m.user.email
+    )
+
+
 def _recipients(order: Order, spec: EventSpec) -> list[str]:
     if spec.audience == APPROVERS:
         return approvers_for(order)
+    if spec.audience == ADMINS:
+        return admins_of(order)
     return [order.requester.email] if order.requester.email else []
 
 

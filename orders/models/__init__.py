@@ -32,6 +32,7 @@ from orders.models.workspaces import (
 from orders.models.order import (
     OrderType,
     OrderStatus,
+    OrderHealth,
     EDITABLE_STATUSES,
     IN_FLIGHT_STATUSES,
     AWAITING_DECISION_STATUSES,
@@ -48,6 +49,7 @@ from orders.models.items import (
     MailboxStatus,
     Mailbox,
 )
+from orders.lifecycle import MailboxHealth
 from orders.models.quote import (
     Quote,
 )
@@ -99,6 +101,7 @@ __all__ = [
     "KeyStatus",
     "LIVE_STATUSES",
     "Mailbox",
+    "MailboxHealth",
     "MailboxState",
     "MailboxStatus",
     "MailboxTally",
@@ -109,6 +112,7 @@ __all__ = [
     "Order",
     "OrderEdit",
     "OrderEvent",
+    "OrderHealth",
     "OrderItem",
     "OrderQuerySet",
     "OrderStatus",

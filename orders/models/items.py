@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
+from orders.lifecycle import MailboxHealth
 from orders.models.order import Order
 
 
@@ -59,13 +60,28 @@ class Mailbox(models.Model):
     ready_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
+    # Health after delivery, as Instantly's accounts list (GET /api/v2/accounts) last showed
+    # it: its raw codes, and `health` folded from them (orders/mailbox_health.py).
+    health = models.CharField(
+        max_length=16, choices=MailboxHealth, default=MailboxHealth.UNKNOWN, blank=True
+    )
+    account_status = models.SmallIntegerField(null=True, blank=True)
+    setup_pending = models.BooleanField(null=True, blank=True)
+    warmup_status = models.SmallIntegerField(null=True, blank=True)
+    warmup_score = models.FloatField(null=True, blank=True)
+    daily_limit = models.PositiveIntegerField(null=True, blank=True)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
 
     # Duplicate prefixes are allowed in a draft for the same reason as duplicate domains.
     class Meta:
         ordering = ["position", "pk"]
         # The dashboard counts mailboxes by status per order; with this the count reads the
         # index only, not 200,000 rows.
-        indexes = [models.Index(fields=["item", "status"], name="mailbox_item_status")]
+        indexes = [
+            models.Index(fields=["item", "status"], name="mailbox_item_status"),
+            # The dashboard's unhealthy count reads the few unhealthy rows, not all of them.
+            models.Index(fields=["health", "item"], name="mailbox_health_item"),
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -17,6 +17,7 @@ from orders.lifecycle import (
     FULFILMENT_STATUSES,
     IN_FLIGHT_STATUSES,
     LIVE_STATUSES,
+    OrderHealth,
     OrderStatus,
 )
 from orders.models.workspaces import Workspace
@@ -30,6 +31,7 @@ __all__ = [
     "IN_FLIGHT_STATUSES",
     "LIVE_STATUSES",
     "Order",
+    "OrderHealth",
     "OrderQuerySet",
     "OrderStatus",
     "OrderType",
@@ -128,6 +130,11 @@ class Order(models.Model):
     # Claims given back because nothing was sent (429, connect error, re-quote unreachable).
     placement_tries = models.PositiveIntegerField(default=0)
     provisioning_at = models.DateTimeField(null=True, blank=True)
+    # After delivery (issue 15): folded from the mailboxes' health by the health follower.
+    health = models.CharField(
+        max_length=16, choices=OrderHealth, default=OrderHealth.UNKNOWN, blank=True
+    )
+    health_checked_at = models.DateTimeField(null=True, blank=True)
     stuck_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
