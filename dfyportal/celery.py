@@ -49,4 +49,12 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
             "task": "orders.poll_fulfilment",
             "schedule": float(settings.DFY_POLL_INTERVAL),
         },
+        "poll-health": {
+            "task": "orders.poll_health",
+            "schedule": float(settings.DFY_HEALTH_INTERVAL),
+        },
+        "run-scheduled-cancellations": {
+            "task": "orders.run_scheduled_cancellations",
+            "schedule": float(settings.DFY_RENEWAL_RUN_INTERVAL),
+        },
     }

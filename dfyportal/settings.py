@@ -384,6 +384,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Beat intervals (seconds); the schedule itself is static in dfyportal/celery.py.
 DFY_SWEEP_INTERVAL = env_int("DFY_SWEEP_INTERVAL", 60)
 DFY_POLL_INTERVAL = env_int("DFY_POLL_INTERVAL", 60)
+# Mailbox health after delivery (docs/health.md): slower, it follows every delivered mailbox.
+DFY_HEALTH_INTERVAL = env_int("DFY_HEALTH_INTERVAL", 900)
 
 # --- The money path (orders/workflow) ------------------------------------------------------
 # Reconciliation checks (any result) before an unknown outcome goes to a person.
@@ -413,6 +415,9 @@ DFY_RECONCILE_CLOCK_SKEW_SECONDS = env_int("DFY_RECONCILE_CLOCK_SKEW_SECONDS", 3
 DFY_PLACE_MAX_TRIES = env_int("DFY_PLACE_MAX_TRIES", 5)
 DFY_STUCK_AFTER_HOURS = env_int("DFY_STUCK_AFTER_HOURS", 72)
 DFY_QUOTE_REUSE_SECONDS = env_int("DFY_QUOTE_REUSE_SECONDS", 120)
+# How long a credential reveal page shows the passwords before its script removes them
+# (docs/security.md, "Credential reveals").
+DFY_CREDENTIALS_REVEAL_SECONDS = env_int("DFY_CREDENTIALS_REVEAL_SECONDS", 300)
 # Absolute links in emails.
 DFY_SITE_URL = env_str("DFY_SITE_URL", "http://127.0.0.1:8000")
 DFY_WEBHOOK_TIMEOUT_SECONDS = env_int("DFY_WEBHOOK_TIMEOUT_SECONDS", 3)
@@ -423,6 +428,13 @@ DFY_WEBHOOK_ALLOWED_PORTS = [
 # Each email or webhook delivery is tried this often, with exponential backoff from this base.
 DFY_NOTIFICATION_MAX_ATTEMPTS = env_int("DFY_NOTIFICATION_MAX_ATTEMPTS", 6)
 DFY_NOTIFICATION_RETRY_BASE_SECONDS = env_int("DFY_NOTIFICATION_RETRY_BASE_SECONDS", 30)
+
+# --- Renewals (docs/renewals.md) -----------------------------------------------------------
+# A cancellation scheduled before a renewal needs a second lead's approval when it cancels
+# more mailboxes than this (or when an operator scheduled it).
+DFY_SCHEDULED_CANCEL_APPROVAL_OVER = env_int("DFY_SCHEDULED_CANCEL_APPROVAL_OVER", 10)
+# How often beat looks for due scheduled cancellations (hourly: a missed run catches up).
+DFY_RENEWAL_RUN_INTERVAL = env_int("DFY_RENEWAL_RUN_INTERVAL", 3600)
 
 # --- Instantly ----------------------------------------------------------------------------
 INSTANTLY_LIVE_BASE_URL = env_str(

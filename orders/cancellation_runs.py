@@ -83,6 +83,33 @@ def cancellation_request(
     return run
 
 
+def cancellation_run_queue(
+    *,
+    order: Order,
+    by: User,
+    preview: cancellation.CancelPreview,
+    **detail: object,
+) -> CancellationRun | None:
+    """A queued run of a cancellation decided ahead of time (a schedule before a renewal,
+    orders/renewal_schedules.py): no typed phrase, the preview given. The caller holds the
+    order's lock and executes the run (`cancellation_run_execute`) after its commit; the sweep
+    sends it if that caller dies. None while another run of the order is queued or running."""
+    if order.cancellation_runs.filter(status__in=IN_PROGRESS).exists():
+        return None
+    run = _run_create(order, by, preview)
+    order_event_record(
+        order=order,
+        by=by,
+        kind=EventKind.CANCEL_QUEUED,
+        from_status=order.status,
+        to_status=order.status,
+        run_id=run.pk,
+        emails=run.emails,
+        **detail,
+    )
+    return run
+
+
 def cancellation_run_execute(
     *, run_id: int, client: InstantlyClient | None = None
 ) -> CancellationRun | None:

@@ -50,3 +50,15 @@ def redis_url() -> str:
     """The Redis server shared by the broker, the cache and the rate limiter; "" when the
     portal runs embedded (files under VAR_DIR instead)."""
     return str(settings.REDIS_URL or "")
+
+
+def scheduled_cancel_approval_over() -> int:
+    """A cancellation scheduled before a renewal needs a second lead's approval when it
+    cancels more mailboxes than this (docs/renewals.md)."""
+    return int(settings.DFY_SCHEDULED_CANCEL_APPROVAL_OVER)
+
+
+def credentials_reveal_seconds() -> int:
+    """How long a credential reveal page shows the passwords (docs/security.md,
+    "Credential reveals")."""
+    return int(settings.DFY_CREDENTIALS_REVEAL_SECONDS)

@@ -74,9 +74,23 @@ def poll_workspace(*, workspace_id: int) -> None:
     _send_on_commit("orders.poll_workspace", workspace_id=workspace_id)
 
 
+def poll_workspace_health(*, workspace_id: int) -> None:
+    """Read the health of the workspace's delivered mailboxes
+    (`orders.poll_workspace_health`)."""
+    _send_on_commit("orders.poll_workspace_health", workspace_id=workspace_id)
+
+
 def cancel_mailboxes(*, run_id: int) -> None:
     """Send a confirmed cancellation to Instantly (`orders.cancel_mailboxes`)."""
     _send_on_commit("orders.cancel_mailboxes", run_id=run_id)
+
+
+def run_scheduled_cancellation(*, schedule_id: int, now: str) -> None:
+    """Carry out one cancellation scheduled before a renewal, if due at `now` (ISO time)
+    (`orders.run_scheduled_cancellation`)."""
+    _send_on_commit(
+        "orders.run_scheduled_cancellation", schedule_id=schedule_id, now=now
+    )
 
 
 # --- notifications ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from orders.history_summaries import OrderSummary, order_summaries
-from orders.models import Order, OrderStatus, OrderType
+from orders.models import Order, OrderHealth, OrderStatus, OrderType
 
 # Table-width labels; the full ones (OrderType.label) are in the filter and the detail page.
 # Keyed by the stored value, which a row looks up as it is, without making an OrderType.
@@ -29,12 +29,16 @@ TABLE_FIELDS: Final = (
     "title",
     "order_type",
     "status",
+    "health",
     "created_at",
     "requester__username",
     "approver__username",
     "approved_quote__due_now",
     "approved_quote__per_month",
 )
+
+
+EMPTY: Final = SafeString("")
 
 
 def money_text(amount: Decimal | None) -> str:
@@ -58,6 +62,8 @@ class HistoryRow(TypedDict):
     type_label: SafeString
     status: SafeString
     status_label: SafeString
+    # The health badge at Instantly, whole (empty until the health poll read the order).
+    health: SafeString
     providers: SafeString
     first_domain: SafeString
     more_domains: SafeString
@@ -87,6 +93,13 @@ def history_rows(orders: Sequence[Order], *, workspace_slug: str) -> list[Histor
     # Looked up once per page, not once per row: each is a translation or a time-zone lookup
     # in request-local state.
     status_labels = {value: str(label) for value, label in OrderStatus.choices}
+    health_badges = {
+        value: SafeString(
+            f'<span class="badge health-{html.escape(value)}">{html.escape(str(label))}</span>'
+        )
+        for value, label in OrderHealth.choices
+        if value
+    }
     tz = timezone.get_current_timezone()
     # The order page URL differs only by the id: reverse once, not once per row.
     marker = 999_999_999
@@ -106,6 +119,9 @@ def history_rows(orders: Sequence[Order], *, workspace_slug: str) -> list[Histor
                 type_label=_html(TYPE_SHORT.get(order.order_type, order.order_type)),
                 status=_html(order.status),
                 status_label=_html(status_labels.get(order.status, order.status)),
+                health=health_badges.get(order.health, EMPTY)
+                if order.status != OrderStatus.CANCELLED
+                else EMPTY,
                 providers=_html(", ".join(summary.provider_labels)),
                 first_domain=_html(summary.first_domain),
                 more_domains=_count_html(summary.more_domains),

@@ -252,6 +252,11 @@ class MailboxHealth(models.TextChoices):
     DISCONNECTED = "disconnected", "Disconnected"
 
 
+# A person must act on these: the order's health goes to attention (orders/mailbox_health.py)
+# and the dashboard counts them.
+UNHEALTHY_MAILBOX: Final = frozenset({MailboxHealth.ERROR, MailboxHealth.DISCONNECTED})
+
+
 class Notice(models.TextChoices):
     """What the requester or the approvers are told (orders/notifications.py words each)."""
 
@@ -457,6 +462,65 @@ def orders_transition_grouped(
         for pk in by_target.get(to, ()):
             order_notify(order_id=pk, notice=notice)
     return len(moves)
+
+
+@transaction.atomic
+def orders_health_set(
+    moves: Sequence[tuple[Order, OrderHealth, str]], *, chunk: int
+) -> int:
+    """The one way an order's health changes (the health poll, orders/mailbox_health.py):
+    many locked orders at once, one UPDATE per new health and chunk of `chunk` rows, one bulk
+    insert of their events. (locked order, new health, a sentence naming the mailboxes) each.
+
+    The status is never touched: health is what happened after the purchase, and a bought
+    order must never become re-submittable. Entering attention records HEALTH_ATTENTION and
+    queues MAILBOX_ATTENTION once: staying in attention is no move, so a poll that still finds
+    a mailbox broken tells nobody again. Leaving attention records HEALTH_RECOVERED; becoming
+    live otherwise records HEALTH_LIVE; "not followed yet → setting up" records nothing.
+    Returns how many orders changed."""
+    model = apps.get_model("orders", "Order")
+    by_target: dict[OrderHealth, list[int]] = {}
+    events = []
+    told: list[int] = []
+    for order, to, summary in moves:
+        if not _holds_lock(order):
+            raise IllegalTransition(f"health {to}: order {order.pk} is not locked")
+        was = OrderHealth(order.health)
+        if to == was:
+            continue
+        by_target.setdefault(to, []).append(order.pk)
+        kind = _health_kind(was, to)
+        if kind is None:
+            continue
+        events.append(
+            order.events.model(
+                order=order,
+                kind=kind,
+                from_status=order.status,
+                to_status=order.status,
+                detail={"from": was.value, "to": to.value, "summary": summary},
+            )
+        )
+        if kind == EventKind.HEALTH_ATTENTION:
+            told.append(order.pk)
+    for to, pks in by_target.items():
+        for start in range(0, len(pks), chunk):
+            model.objects.filter(pk__in=pks[start : start + chunk]).update(health=to)
+    if events:
+        events[0].__class__.objects.bulk_create(events, batch_size=chunk)
+    for pk in told:
+        order_notify(order_id=pk, notice=Notice.MAILBOX_ATTENTION)
+    return sum(len(pks) for pks in by_target.values())
+
+
+def _health_kind(was: OrderHealth, to: OrderHealth) -> EventKind | None:
+    if to == OrderHealth.ATTENTION:
+        return EventKind.HEALTH_ATTENTION
+    if was == OrderHealth.ATTENTION:
+        return EventKind.HEALTH_RECOVERED
+    if to == OrderHealth.LIVE:
+        return EventKind.HEALTH_LIVE
+    return None
 
 
 def _tallies_follow(moves: Iterable[tuple[int, str, OrderStatus]]) -> None:

@@ -21,8 +21,10 @@ Query count is fixed, and no query grows with the workspace's history (issue 14:
 orders / 200,000 mailboxes): the counts over the orders still moving, the bought orders and
 their monthly price (`BoughtTally`), the spend by month and provider and the median time to
 ready per provider (both from `PlacedShare`, one row per placed order and provider), the
-mailbox counts (`MailboxTally`), one short list of orders to look at. The tallies are kept as
-orders and mailboxes move (orders/models/tallies.py); no mailbox is counted per view.
+mailbox counts (`MailboxTally`), one short list of orders to look at, and the unhealthy
+mailboxes by provider (the index on health reads only the few unhealthy rows). The tallies
+are kept as orders and mailboxes move (orders/models/tallies.py); no mailbox is counted per
+view.
 """
 
 from __future__ import annotations
@@ -44,10 +46,13 @@ from orders.lifecycle import (
     BUDGET_STATUSES,
     FULFILMENT_STATUSES,
     IN_FLIGHT_STATUSES,
+    UNHEALTHY_MAILBOX,
 )
 from orders.models import (
     BoughtTally,
+    Mailbox,
     MailboxState,
+    MailboxStatus,
     MailboxTally,
     Order,
     OrderStatus,
@@ -136,6 +141,12 @@ class ProviderMailboxes:
 
 
 @dataclass(frozen=True)
+class ProviderUnhealthy:
+    provider: Provider
+    mailboxes: int
+
+
+@dataclass(frozen=True)
 class ProviderSpeed:
     provider: Provider
     orders: int
@@ -162,6 +173,8 @@ class Dashboard:
     mailboxes: list[ProviderMailboxes]
     speeds: list[ProviderSpeed]
     attention: list[Order]
+    # Delivered mailboxes disconnected or erroring at Instantly, by provider (docs/health.md).
+    unhealthy: list[ProviderUnhealthy]
 
     @property
     def spend_total(self) -> Decimal:
@@ -181,6 +194,10 @@ class Dashboard:
     @property
     def mailboxes_provisioning(self) -> int:
         return sum(m.provisioning for m in self.mailboxes)
+
+    @property
+    def unhealthy_total(self) -> int:
+        return sum(u.mailboxes for u in self.unhealthy)
 
 
 def duration_text(value: timedelta) -> str:
@@ -284,6 +301,25 @@ def _mailboxes(workspace: Workspace) -> list[ProviderMailboxes]:
     ]
 
 
+def _unhealthy(workspace: Workspace) -> list[ProviderUnhealthy]:
+    """One grouped query that starts from the index on (health, item): it reads the few
+    unhealthy rows, never the workspace's 200,000 healthy ones."""
+    counts = dict(
+        Mailbox.objects.filter(
+            health__in=UNHEALTHY_MAILBOX, item__order__workspace=workspace
+        )
+        .exclude(status=MailboxStatus.CANCELLED)
+        .order_by()
+        .values_list("item__provider")
+        .annotate(n=Count("pk"))
+    )
+    return [
+        ProviderUnhealthy(provider=Provider(p), mailboxes=counts[p])
+        for p in Provider.values
+        if counts.get(p)
+    ]
+
+
 def attention_orders(workspace: Workspace, now: datetime) -> QuerySet[Order]:
     return (
         Order.objects.in_workspace(workspace)
@@ -305,7 +341,7 @@ def attention_orders(workspace: Workspace, now: datetime) -> QuerySet[Order]:
 def workspace_dashboard(
     *, workspace: Workspace, now: datetime | None = None
 ) -> Dashboard:
-    """Every figure of the dashboard for one workspace, in six queries."""
+    """Every figure of the dashboard for one workspace, in seven queries."""
     now = now or timezone.now()
     totals = (
         Order.objects.in_workspace(workspace)
@@ -340,4 +376,5 @@ def workspace_dashboard(
         mailboxes=_mailboxes(workspace),
         speeds=_speeds(workspace, since),
         attention=list(attention_orders(workspace, now)[:ATTENTION_LIST_LENGTH]),
+        unhealthy=_unhealthy(workspace),
     )

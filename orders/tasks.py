@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, ParamSpec, TypedDict, TypeVar, cast
 
 from celery import shared_task
@@ -20,8 +21,10 @@ from orders import (
     finders,
     fulfilment,
     instantly_keys,
+    mailbox_health,
     mirror,
     notifications,
+    renewal_schedules,
     workflow,
 )
 from orders.instantly import InstantlyTransientError
@@ -233,6 +236,33 @@ def poll_workspace_task(*, workspace_id: int) -> None:
         logger.info("poll_workspace: workspace %s has no key", workspace.slug)
 
 
+@orders_task("orders.poll_health", soft_time_limit=60, time_limit=90)
+def poll_health_task() -> None:
+    """Beat (DFY_HEALTH_INTERVAL): one health poll per workspace with delivered orders.
+    Idempotent: polls only read Instantly, so an extra one costs requests, not correctness."""
+    for workspace_id in mailbox_health.workspaces_to_follow():
+        enqueue.poll_workspace_health(workspace_id=workspace_id)
+
+
+@orders_task(
+    "orders.poll_workspace_health",
+    soft_time_limit=600,
+    time_limit=660,
+    transient_retries=5,
+)
+def poll_workspace_health_task(*, workspace_id: int) -> None:
+    """Read the workspace's delivered mailboxes from Instantly's accounts list (by pages) and
+    fold their health. Idempotent; reads only: the same reading twice changes nothing and
+    tells nobody twice (a notice only on entering attention)."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    try:
+        mailbox_health.health_poll_workspace(workspace=workspace)
+    except instantly_keys.InstantlyKeyMissing:
+        logger.info("poll_workspace_health: workspace %s has no key", workspace.slug)
+
+
 # A cancellation is irreversible and never retried: the run's claim (one conditional UPDATE of
 # a `queued` run) lets one message send it; a redelivered one finds the run claimed.
 
@@ -243,6 +273,29 @@ def cancel_mailboxes_task(*, run_id: int) -> None:
     the result per mailbox. Idempotent through the claim: a run no longer `queued` is left
     as it is, so a redelivered or duplicate message cancels nothing twice."""
     cancellation_runs.cancellation_run_execute(run_id=run_id)
+
+
+# --- cancellations scheduled before a renewal (docs/renewals.md) -----------------------------
+
+
+@orders_task("orders.run_scheduled_cancellations", soft_time_limit=60, time_limit=90)
+def run_scheduled_cancellations_task(*, now: str = "") -> None:
+    """Beat (hourly): skip schedules never approved in time, send one task per due schedule,
+    record outcomes a stopped worker left unrecorded. `now` (ISO time) is for tests and
+    catch-up runs; empty means the current time. Idempotent: every step is conditional."""
+    renewal_schedules.renewal_cancels_run_due(now=_when(now))
+
+
+@orders_task("orders.run_scheduled_cancellation", soft_time_limit=300, time_limit=360)
+def run_scheduled_cancellation_task(*, schedule_id: int, now: str = "") -> None:
+    """Carry out one due schedule through a cancellation run (one cancel call, never
+    repeated). Idempotent through the schedule's claim: one no longer runnable is left as
+    it is."""
+    renewal_schedules.renewal_cancel_execute(schedule_id=schedule_id, now=_when(now))
+
+
+def _when(now: str) -> datetime | None:
+    return datetime.fromisoformat(now) if now else None
 
 
 # --- notifications ------------------------------------------------------------------------

@@ -4,9 +4,11 @@ from django.urls import path
 
 from orders import (
     builder_views,
+    credentials_views,
     forwarding_views,
     history_views,
     members_views,
+    renewals_views,
     views,
     workflow_views,
 )
@@ -64,4 +66,33 @@ urlpatterns = [
         name="forwarding",
     ),
     # --- end approval, submission, fulfilment, cancellation ---
+    # --- renewals: forecast, CSV, cancellations scheduled before a renewal ---
+    path("renewals/", renewals_views.renewals_page, name="renewals"),
+    path("renewals/export.csv", renewals_views.renewals_export, name="renewals_export"),
+    path(
+        "renewals/schedule/", renewals_views.renewal_schedule, name="renewal_schedule"
+    ),
+    path(
+        "renewals/<int:pk>/approve/",
+        renewals_views.renewal_approve,
+        name="renewal_approve",
+    ),
+    path(
+        "renewals/<int:pk>/unschedule/",
+        renewals_views.renewal_unschedule,
+        name="renewal_unschedule",
+    ),
+    # --- end renewals ---
+    # --- credentials, revealed on purpose and audited (orders/credentials_views.py) ---
+    path(
+        "orders/<int:pk>/credentials/",
+        credentials_views.order_credentials,
+        name="credentials",
+    ),
+    path(
+        "orders/<int:pk>/credentials.csv",
+        credentials_views.order_credentials_csv,
+        name="credentials_csv",
+    ),
+    # --- end credentials ---
 ]

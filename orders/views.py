@@ -19,6 +19,7 @@ from orders import (
     enqueue,
     history_views,
     instantly_keys,
+    renewals,
     spend,
     webhooks,
 )
@@ -59,6 +60,8 @@ def dashboard(request: WorkspaceRequest, slug: str) -> HttpResponse:
         "figures": figures,
         "spend_chart": dashboard_charts.spend_chart(figures.months),
         "mailbox_chart": dashboard_charts.mailbox_chart(figures.mailboxes),
+        # Next month's renewal and the scheduled savings (issue 15, docs/renewals.md).
+        "renewal": renewals.renewal_forecast(workspace=request.workspace),
         "recent_orders": Order.objects.in_workspace(request.workspace).select_related(
             "requester", "workspace"
         )[:10],

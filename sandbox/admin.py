@@ -6,10 +6,11 @@ only ever shows a key's last 4 characters.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib import admin
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ from sandbox.models import (
     SandboxWorkspace,
     TakenDomain,
 )
+from sandbox.switches import account_health_clear, account_health_set
 
 KNOB_FIELDSETS: list[tuple[_StrOrPromise | None, _FieldOpts]] = [
     (
@@ -217,19 +219,74 @@ class DomainOrderAdmin(ReadOnlyAdmin[DomainOrder]):
     date_hierarchy = "timestamp_created"
 
 
+def _health_action(
+    name: str,
+    description: str,
+    *,
+    status: int | None = None,
+    warmup_status: int | None = None,
+) -> Callable[[Any, HttpRequest, QuerySet[DfyAccount]], None]:
+    """An admin action that sets (or, given neither value, clears) the accounts API's health
+    switches of the selected mailboxes."""
+
+    def action(
+        modeladmin: DfyAccountAdmin,
+        request: HttpRequest,
+        queryset: QuerySet[DfyAccount],
+    ) -> None:
+        chosen = list(queryset.values_list("email", flat=True))
+        if status is None and warmup_status is None:
+            changed = account_health_clear(emails=chosen)
+        else:
+            changed = account_health_set(
+                emails=chosen, status=status, warmup_status=warmup_status
+            )
+        modeladmin.message_user(request, f"{changed} mailbox(es) changed.")
+
+    action.__name__ = name
+    return admin.action(description=description)(action)
+
+
 @admin.register(DfyAccount)
 class DfyAccountAdmin(ReadOnlyAdmin[DfyAccount]):
+    """Mailboxes are the API's rows; the actions flip what the accounts API reports for
+    them (sandbox.switches.account_health_set), nothing else."""
+
     list_display = [
         "email",
         "workspace",
         "email_provider",
+        "status_override",
+        "warmup_status_override",
         "timestamp_created",
         "timestamp_cancelled",
     ]
-    list_filter = ["email_provider", "is_pre_warmed_up"]
+    list_filter = [
+        "email_provider",
+        "is_pre_warmed_up",
+        "status_override",
+        "warmup_status_override",
+    ]
     list_select_related = ["workspace"]
     search_fields = ["email", "domain"]
     exclude = ["password"]
+    actions = [
+        _health_action("disconnect", "Accounts API: disconnect (status -1)", status=-1),
+        _health_action(
+            "soft_bounce", "Accounts API: soft bounce error (status -2)", status=-2
+        ),
+        _health_action(
+            "sending_error", "Accounts API: sending error (status -3)", status=-3
+        ),
+        _health_action("pause", "Accounts API: pause (status 2)", status=2),
+        _health_action(
+            "pause_warmup", "Accounts API: pause warmup (warmup 0)", warmup_status=0
+        ),
+        _health_action(
+            "ban_warmup", "Accounts API: warmup banned (warmup -1)", warmup_status=-1
+        ),
+        _health_action("clear_health", "Accounts API: clear the health switches"),
+    ]
 
 
 @admin.register(Charge)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
@@ -29,12 +30,16 @@ from sandbox.http import ApiError, json_response, parse_json_body
 from sandbox.models import RequestLog, SandboxKey, SandboxSettings, SandboxWorkspace
 from sandbox.ratelimit import rate_limit_hit
 from sandbox.rules import (
+    ACCOUNT_FILTERS,
+    ACCOUNTS_SCOPE_RESOURCE,
     CHECK_RATE_LIMITS,
     DEFAULT_PAGE_SIZE,
     GLOBAL_RATE_LIMITS,
     MAX_PAGE_SIZE,
     PREWARMED_TLDS,
+    PUBLISHED_PROVIDER_CODES,
     SCOPE_RESOURCE,
+    AccountStatus,
     RateLimit,
 )
 from sandbox.schema import (
@@ -46,6 +51,7 @@ from sandbox.schema import (
     Schema,
     first_error,
 )
+from sandbox.sending_accounts import AccountQuery
 from sandbox.switches import Effective, counter_take, effective, should_fail_randomly
 from sandbox.timestamps import iso
 
@@ -106,6 +112,40 @@ def _query_flag(request: HttpRequest, name: str) -> bool:
     if len(values) > 1 or values[0] not in {"true", "false"}:
         raise ApiError(400, f"querystring/{name} must be boolean")
     return values[0] == "true"
+
+
+def _query_one(request: HttpRequest, name: str, kind: str) -> str | None:
+    values = request.GET.getlist(name)
+    if len(values) > 1:
+        raise ApiError(400, f"querystring/{name} must be {kind}")
+    return values[0] if values else None
+
+
+def _query_number(
+    request: HttpRequest, name: str, allowed: Collection[int]
+) -> int | None:
+    """A query parameter declared `number` with an enum of whole numbers."""
+    text = _query_one(request, name, "number")
+    if text is None:
+        return None
+    if not _INTEGER.match(text.strip()):
+        raise ApiError(400, f"querystring/{name} must be number")
+    if int(text) not in allowed:
+        raise ApiError(
+            400, f"querystring/{name} must be equal to one of the allowed values"
+        )
+    return int(text)
+
+
+def _query_text(
+    request: HttpRequest, name: str, allowed: Collection[str] | None = None
+) -> str:
+    text = _query_one(request, name, "string") or ""
+    if text and allowed is not None and text not in allowed:
+        raise ApiError(
+            400, f"querystring/{name} must be equal to one of the allowed values"
+        )
+    return text
 
 
 def _bad_cursor() -> ApiError:
@@ -199,6 +239,38 @@ def _accounts_list(call: Call) -> dict[str, Any]:
         raise _bad_cursor() from None
 
 
+def _sending_accounts_list(call: Call) -> dict[str, Any]:
+    request = call.request
+    limit = _query_limit(request)
+    query = AccountQuery(
+        search=_query_text(request, "search"),
+        status=_query_number(request, "status", {int(s) for s in AccountStatus}),
+        provider_code=_query_number(request, "provider_code", PUBLISHED_PROVIDER_CODES),
+        filter=_query_text(request, "filter", ACCOUNT_FILTERS),
+    )
+    try:
+        return listing.sending_accounts_page(
+            call.workspace,
+            limit=limit,
+            starting_after=request.GET.get("starting_after", ""),
+            query=query,
+            provisioning_seconds=call.knobs.provisioning_delay_seconds,
+        )
+    except listing.BadCursor:
+        raise _bad_cursor() from None
+
+
+def _sending_account(call: Call, *, email: str) -> dict[str, Any]:
+    found = listing.sending_account(
+        call.workspace,
+        email=email,
+        provisioning_seconds=call.knobs.provisioning_delay_seconds,
+    )
+    if found is None:
+        raise ApiError(404, "Resource not found")
+    return found
+
+
 def _accounts_cancel(call: Call) -> dict[str, Any]:
     cancelled = services.accounts_cancel(
         workspace=call.workspace, emails=call.body["accounts"]
@@ -234,6 +306,10 @@ PREWARMED_ENDPOINT = Endpoint(
 )
 ACCOUNTS_LIST_ENDPOINT = Endpoint("read", _accounts_list)
 CANCEL_ENDPOINT = Endpoint("delete", _accounts_cancel, ACCOUNTS_CANCEL)
+# Instantly's general accounts API: its own scope resource (accounts:read, accounts:all...).
+SENDING_ACCOUNTS_ENDPOINT = Endpoint(
+    "read", _sending_accounts_list, resource=ACCOUNTS_SCOPE_RESOURCE
+)
 # A workspace without a plan can still identify itself; only DFY calls answer 402.
 WORKSPACE_ENDPOINT = Endpoint(
     "read", _workspace_current, resource="workspaces", needs_plan=False
@@ -364,6 +440,21 @@ def accounts_list_view(request: HttpRequest) -> HttpResponse:
 @login_not_required
 def accounts_cancel_view(request: HttpRequest) -> HttpResponse:
     return _serve(request, {"POST": CANCEL_ENDPOINT})
+
+
+@csrf_exempt
+@login_not_required
+def sending_accounts_view(request: HttpRequest) -> HttpResponse:
+    return _serve(request, {"GET": SENDING_ACCOUNTS_ENDPOINT})
+
+
+@csrf_exempt
+@login_not_required
+def sending_account_view(request: HttpRequest, email: str) -> HttpResponse:
+    handler = partial(_sending_account, email=email)
+    return _serve(
+        request, {"GET": Endpoint("read", handler, resource=ACCOUNTS_SCOPE_RESOURCE)}
+    )
 
 
 @csrf_exempt

@@ -3,7 +3,8 @@
 Both lists run oldest first on (timestamp_created, id), so rows created while a client pages
 through land at the end instead of shifting pages. Orders are paged by the last row's id (a
 UUID, as in Instantly's examples); accounts by "<id>:<timestamp>" as in Instantly's example,
-which needs no look-up. next_starting_after is left out on the last page.
+which needs no look-up; the accounts API's sending accounts by "<timestamp>&<email>", the
+published example of its cursor. next_starting_after is left out on the last page.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from sandbox.models import DfyAccount, DomainOrder, SandboxWorkspace
+from sandbox.sending_accounts import AccountQuery, query_filter, sending_account_json
 from sandbox.timestamps import iso, parse_iso
 
 
@@ -135,3 +137,70 @@ def accounts_page(
             f"{items[-1].id}:{iso(items[-1].timestamp_created)}"
         )
     return body
+
+
+def sending_accounts_page(
+    workspace: SandboxWorkspace,
+    *,
+    limit: int,
+    starting_after: str,
+    query: AccountQuery,
+    provisioning_seconds: int,
+) -> dict[str, Any]:
+    """The accounts API's list: the workspace's live DFY mailboxes narrowed by `query`."""
+    now = timezone.now()
+    every = DfyAccount.objects.filter(workspace=workspace)
+    rows = (
+        every.active()
+        .filter(
+            query_filter(
+                query, set_up_before=now - timedelta(seconds=provisioning_seconds)
+            )
+        )
+        .order_by("timestamp_created", "id")
+    )
+    if starting_after:
+        moment_text, _, email = starting_after.partition("&")
+        moment = parse_iso(moment_text)
+        if moment is None or not email:
+            raise BadCursor(starting_after)
+        # Only a cursor this list issued; its row may have been cancelled since.
+        pk = (
+            every.filter(email=email, timestamp_created=moment)
+            .order_by("id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pk is None:
+            raise BadCursor(starting_after)
+        rows = rows.filter(_after(moment, pk))
+    items, more = _page(list(rows[: limit + 1]), limit)
+    body: dict[str, Any] = {
+        "items": [
+            sending_account_json(
+                account, now=now, provisioning_seconds=provisioning_seconds
+            )
+            for account in items
+        ]
+    }
+    if more:
+        body["next_starting_after"] = (
+            f"{iso(items[-1].timestamp_created)}&{items[-1].email}"
+        )
+    return body
+
+
+def sending_account(
+    workspace: SandboxWorkspace, *, email: str, provisioning_seconds: int
+) -> dict[str, Any] | None:
+    """One live mailbox of the workspace by address (any case), or None."""
+    account = (
+        DfyAccount.objects.active()
+        .filter(workspace=workspace, email=email.strip().lower())
+        .first()
+    )
+    if account is None:
+        return None
+    return sending_account_json(
+        account, now=timezone.now(), provisioning_seconds=provisioning_seconds
+    )

@@ -16,9 +16,21 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from sandbox.rules import DEFAULT_KNOBS, PREWARMED_TLDS, Provider
+from sandbox.rules import (
+    DEFAULT_KNOBS,
+    PREWARMED_TLDS,
+    AccountStatus,
+    Provider,
+    WarmupStatus,
+)
 
 PROVIDER_CHOICES = [(int(p), p.name.title()) for p in Provider]
+ACCOUNT_STATUS_CHOICES = [
+    (int(s), f"{int(s)}: {s.name.replace('_', ' ').lower()}") for s in AccountStatus
+]
+WARMUP_STATUS_CHOICES = [
+    (int(s), f"{int(s)}: {s.name.replace('_', ' ').lower()}") for s in WarmupStatus
+]
 
 
 class PaymentFailure(models.TextChoices):
@@ -350,6 +362,15 @@ class DfyAccount(models.Model):
     password = models.CharField(max_length=64, editable=False)
     timestamp_created = models.DateTimeField()
     timestamp_cancelled = models.DateTimeField(null=True, blank=True)
+    # Health switches (sandbox.switches.account_health_set): null is the natural state that
+    # the accounts API computes from the clock (sandbox/sending_accounts.py).
+    status_override = models.SmallIntegerField(
+        null=True, blank=True, choices=ACCOUNT_STATUS_CHOICES
+    )
+    warmup_status_override = models.SmallIntegerField(
+        null=True, blank=True, choices=WARMUP_STATUS_CHOICES
+    )
+    health_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = DfyAccountQuerySet.as_manager()
 

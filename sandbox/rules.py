@@ -28,6 +28,62 @@ PROVIDER_NAMES = {
 }
 
 
+# --- The accounts API (GET /accounts): Instantly's sending-account view of a mailbox --------
+# Its `provider_code` list differs from the DFY one: 1 Custom IMAP/SMTP, 2 Google,
+# 3 Microsoft, 4 AWS, 8 AirMail, 11 Airmail Instant (docs/instantly.md).
+ACCOUNT_PROVIDER_CODES: dict[Provider, int] = {
+    Provider.GOOGLE: 2,
+    Provider.AIRMAIL: 8,
+    Provider.MICROSOFT: 3,
+}
+PUBLISHED_PROVIDER_CODES = (1, 2, 3, 4, 8, 11)
+
+
+class AccountStatus(IntEnum):
+    """An account's connection (`status`), as published."""
+
+    ACTIVE = 1
+    PAUSED = 2
+    MAINTENANCE = 3  # temporarily paused by Instantly
+    CONNECTION_ERROR = -1
+    SOFT_BOUNCE_ERROR = -2
+    SENDING_ERROR = -3
+
+
+class WarmupStatus(IntEnum):
+    """An account's warmup (`warmup_status`), as published."""
+
+    PAUSED = 0
+    ACTIVE = 1
+    BANNED = -1
+    SPAM_FOLDER_UNKNOWN = -2
+    PERMANENT_SUSPENSION = -3
+
+
+# The published values of the list's `filter` query parameter.
+ACCOUNT_FILTERS = (
+    "ACC_FILTER_PAUSED",
+    "ACC_FILTER_ERROR",
+    "ACC_FILTER_NO_CTD",
+    "ACC_FILTER_PW_ACCOUNTS",
+    "ACC_FILTER_DFY",
+    "ACC_FILTER_DFY_SETUP_PENDING",
+    "ACC_FILTER_W_ACTIVE",
+    "ACC_FILTER_W_PAUSED",
+    "ACC_FILTER_W_ERROR",
+)
+ACCOUNTS_SCOPE_RESOURCE = "accounts"
+
+# Inferred (Instantly publishes no curve): the warmup score of a set-up mailbox starts at 40
+# and rises 3 points per whole day since setup ended, up to 100 (day 20).
+WARMUP_SCORE_START = 40
+WARMUP_SCORE_PER_DAY = 3
+WARMUP_SCORE_MAX = 100
+# Inferred defaults of a set-up DFY mailbox: sending limit per day, warmup emails per day.
+DFY_DAILY_LIMIT = 30
+DFY_WARMUP_LIMIT = 20
+
+
 @dataclass(frozen=True)
 class ProviderRule:
     min_mailboxes: int

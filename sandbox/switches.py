@@ -1,17 +1,26 @@
-"""Effective prices and fault switches for one request: workspace value, else global, else default."""
+"""Effective prices and fault switches for one request (workspace value, else global, else
+default), and the per-mailbox health switches of the accounts API."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 
-from sandbox.models import Knobs, PaymentFailure, SandboxSettings, SandboxWorkspace
-from sandbox.rules import DEFAULT_KNOBS, Provider
+from sandbox.models import (
+    DfyAccount,
+    Knobs,
+    PaymentFailure,
+    SandboxSettings,
+    SandboxWorkspace,
+)
+from sandbox.rules import DEFAULT_KNOBS, AccountStatus, Provider, WarmupStatus
+from sandbox.timestamps import now_ms
 
 COUNTERS = ("burst_429_remaining", "error_5xx_remaining")
 KNOB_FIELDS = (*DEFAULT_KNOBS, "payment_failure_reason")
@@ -147,3 +156,56 @@ def switches_set(*, workspace: SandboxWorkspace | None = None, **values: Any) ->
     if workspace is not None:
         for name, value in values.items():
             setattr(workspace, name, value)
+
+
+def _accounts_matching(
+    emails: Sequence[str], domains: Sequence[str], workspace: SandboxWorkspace | None
+) -> QuerySet[DfyAccount]:
+    if isinstance(emails, str) or isinstance(domains, str):
+        raise TypeError("emails and domains are sequences, not one string")
+    wanted = Q(email__in=[e.strip().lower() for e in emails]) | Q(
+        domain__in=[d.strip().lower() for d in domains]
+    )
+    rows = DfyAccount.objects.active().filter(wanted)
+    return rows if workspace is None else rows.filter(workspace=workspace)
+
+
+@transaction.atomic
+def account_health_set(
+    *,
+    emails: Sequence[str] = (),
+    domains: Sequence[str] = (),
+    status: int | None = None,
+    warmup_status: int | None = None,
+    workspace: SandboxWorkspace | None = None,
+) -> int:
+    """Make live mailboxes (by address or by domain) report this `status` (AccountStatus,
+    e.g. -1 disconnected, 2 paused) and/or `warmup_status` (WarmupStatus, e.g. 0 paused,
+    -1 banned) in the accounts API, until `account_health_clear`. Returns how many changed."""
+    if status is None and warmup_status is None:
+        raise ValueError("name a status, a warmup_status or both")
+    changes: dict[str, object] = {"health_changed_at": now_ms()}
+    if status is not None:
+        changes["status_override"] = int(AccountStatus(status))
+    if warmup_status is not None:
+        changes["warmup_status_override"] = int(WarmupStatus(warmup_status))
+    return _accounts_matching(emails, domains, workspace).update(**changes)
+
+
+@transaction.atomic
+def account_health_clear(
+    *,
+    emails: Sequence[str] = (),
+    domains: Sequence[str] = (),
+    workspace: SandboxWorkspace | None = None,
+) -> int:
+    """Undo `account_health_set`: the mailboxes report their natural state again."""
+    return (
+        _accounts_matching(emails, domains, workspace)
+        .exclude(status_override__isnull=True, warmup_status_override__isnull=True)
+        .update(
+            status_override=None,
+            warmup_status_override=None,
+            health_changed_at=now_ms(),
+        )
+    )

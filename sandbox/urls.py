@@ -44,5 +44,11 @@ urlpatterns: list[URLPattern] = [
         forwarding.forwarding_view,
         name="domain-forwarding",
     ),
+    path("api/v2/accounts", api.sending_accounts_view, name="sending-accounts"),
+    path(
+        "api/v2/accounts/<str:email>",
+        api.sending_account_view,
+        name="sending-account",
+    ),
     re_path(r"^api/v2(?P<rest>/.*)?$", api.not_found_view, name="not-found"),
 ]

@@ -24,7 +24,7 @@ from bench.harness import Figure
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.timeout(600)  # seven benchmarks, each migrating its own scratch database
+@pytest.mark.timeout(600)  # eight benchmarks, each migrating its own scratch database
 def test_every_benchmark_runs_at_smoke_size_and_its_counts_hold(tmp_path: Path) -> None:
     env = {
         key: value
@@ -54,6 +54,7 @@ def test_every_benchmark_runs_at_smoke_size_and_its_counts_hold(tmp_path: Path) 
         "check_100_api_calls@sqlite",
         "draft_autosave_p95_ms@sqlite",
         "growth_history_slope_x@sqlite",
+        "health_poll_api_calls@sqlite",
         "history_queries_per_page_200@sqlite",
         "load_errors@sqlite",
         "poll_api_calls@sqlite",
@@ -68,6 +69,9 @@ def test_every_benchmark_runs_at_smoke_size_and_its_counts_hold(tmp_path: Path) 
         figures["poll_api_calls@sqlite"]["value"] == 2
     )  # 20 orders + 60 mailboxes, pages of 100
     assert figures["poll_rate_limited@sqlite"]["value"] == 0
+    # 40 live orders of 3 mailboxes: two pages of the accounts list, not 120 calls.
+    assert figures["health_poll_api_calls@sqlite"]["value"] == 2
+    assert figures["health_poll_rate_limited@sqlite"]["value"] == 0
     assert (
         figures["history_queries_per_page_200@sqlite"]["value"]
         == figures["history_queries_per_page_25@sqlite"]["value"]

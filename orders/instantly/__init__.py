@@ -35,10 +35,14 @@ from orders.instantly.client import (
     ORDERS_PATH,
     PRE_WARMED_EXTENSIONS,
     PRE_WARMED_PATH,
+    SENDING_ACCOUNT_FILTERS,
+    SENDING_ACCOUNTS_PATH,
     SIMILAR_PATH,
     SIMILAR_TLDS,
     InstantlyClient,
+    ListPage,
     forwarding_path,
+    sending_account_path,
 )
 from orders.instantly.errors import (
     AUTH_FAILURES,
@@ -71,6 +75,7 @@ from orders.instantly.types import (
     PricedItem,
     RemoteAccount,
     RemoteOrder,
+    SendingAccount,
     parse_order_result,
 )
 
@@ -88,6 +93,8 @@ __all__ = [
     "ORDERS_PATH",
     "PRE_WARMED_EXTENSIONS",
     "PRE_WARMED_PATH",
+    "SENDING_ACCOUNTS_PATH",
+    "SENDING_ACCOUNT_FILTERS",
     "SIMILAR_PATH",
     "SIMILAR_TLDS",
     "DeadlineExceeded",
@@ -106,6 +113,7 @@ __all__ = [
     "InstantlyTransientError",
     "InstantlyValidationError",
     "InvalidAccount",
+    "ListPage",
     "OrderResult",
     "OrderedAccount",
     "OutcomeUnknown",
@@ -114,8 +122,10 @@ __all__ = [
     "RateLimited",
     "RemoteAccount",
     "RemoteOrder",
+    "SendingAccount",
     "SimulationNotEchoed",
     "forwarding_path",
     "parse_order_result",
+    "sending_account_path",
     "shared_transport",
 ]

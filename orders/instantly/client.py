@@ -35,6 +35,7 @@ from orders.instantly.types import (
     PreWarmedDomain,
     RemoteAccount,
     RemoteOrder,
+    SendingAccount,
     SimilarAnswer,
     convert,
     loads,
@@ -55,8 +56,29 @@ CANCEL_PATH: Final = "dfy-email-account-orders/accounts/cancel"
 CHECK_PATH: Final = "dfy-email-account-orders/domains/check"
 SIMILAR_PATH: Final = "dfy-email-account-orders/domains/similar"
 PRE_WARMED_PATH: Final = "dfy-email-account-orders/domains/pre-warmed-up-list"
+# Instantly's general accounts API (scope `accounts:read`), which reports mailbox health.
+SENDING_ACCOUNTS_PATH: Final = "accounts"
+# The published values of its list's `filter` parameter.
+SENDING_ACCOUNT_FILTERS: Final = frozenset(
+    {
+        "ACC_FILTER_PAUSED",
+        "ACC_FILTER_ERROR",
+        "ACC_FILTER_NO_CTD",
+        "ACC_FILTER_PW_ACCOUNTS",
+        "ACC_FILTER_DFY",
+        "ACC_FILTER_DFY_SETUP_PENDING",
+        "ACC_FILTER_W_ACTIVE",
+        "ACC_FILTER_W_PAUSED",
+        "ACC_FILTER_W_ERROR",
+    }
+)
 # The published pattern of a forwarding path's {domain} and of the body's forwarding_domain.
 FORWARDING_DOMAIN_PATTERN: Final = re.compile(r"^\s*\S+\.[a-zA-Z]{2,}\s*$")
+
+
+def sending_account_path(email: str) -> str:
+    """accounts/{email}, the address percent-encoded (all but @) so it stays one segment."""
+    return f"{SENDING_ACCOUNTS_PATH}/{urllib.parse.quote(email.strip(), safe='@')}"
 
 
 def forwarding_path(domain: str) -> str:
@@ -266,6 +288,65 @@ class InstantlyClient(Transport):
             Page[RemoteAccount],
             "accounts",
         )
+
+    def iter_sending_accounts(
+        self,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        starting_after: str | None = None,
+        search: str | None = None,
+        filter: str | None = None,  # the published name (shadows the builtin)
+        on_page: Callable[[int, int], None] | None = None,
+    ) -> Iterator[SendingAccount]:
+        """Every sending account of the accounts API (after `starting_after`), oldest first,
+        following cursors lazily, like `iter_accounts`."""
+        pages = self.sending_account_pages(
+            page_size=page_size,
+            starting_after=starting_after,
+            search=search,
+            filter=filter,
+        )
+        for number, page in enumerate(pages, start=1):
+            if on_page is not None:
+                on_page(number, len(page.items))
+            yield from page.items
+
+    def sending_account_pages(
+        self,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        starting_after: str | None = None,
+        search: str | None = None,
+        filter: str | None = None,  # the published name (shadows the builtin)
+    ) -> Iterator[ListPage[SendingAccount]]:
+        """The accounts API's list page by page, like `order_pages`: `search` is a substring
+        of the address, `filter` one of SENDING_ACCOUNT_FILTERS (ACC_FILTER_DFY: DFY
+        mailboxes only). Needs the key's `accounts` read scope. Read: retried."""
+        params: dict[str, str | int | bool] = {}
+        if search:
+            params["search"] = search
+        if filter is not None:
+            if filter not in SENDING_ACCOUNT_FILTERS:
+                raise ValueError(
+                    f"filter must be one of {sorted(SENDING_ACCOUNT_FILTERS)}"
+                )
+            params["filter"] = filter
+        yield from self._pages(
+            SENDING_ACCOUNTS_PATH,
+            params,
+            page_size,
+            starting_after,
+            Page[SendingAccount],
+            "sending accounts",
+        )
+
+    def sending_account(self, email: str) -> SendingAccount:
+        """One sending account by address. An address Instantly does not know raises
+        InstantlyNotFound (404). Read: retried."""
+        if not isinstance(email, str) or "@" not in email:
+            raise ValueError("email must be an address like jane@example.com")
+        data, _text = self._read("GET", sending_account_path(email), kind=KIND_DEFAULT)
+        return convert(data, SendingAccount, "sending account")
 
     def cancel_accounts(self, emails: Sequence[str]) -> list[RemoteAccount]:
         """Cancel mailboxes (irreversible: Instantly deletes their Unibox data). Returns the

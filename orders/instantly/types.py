@@ -82,6 +82,10 @@ def _money(value: object) -> Decimal:
     return Decimal(_number(value))
 
 
+def _measure(value: object) -> float:
+    return float(_number(value))
+
+
 def _whole(value: object) -> int:
     number = _number(value)
     if isinstance(number, Decimal):
@@ -110,6 +114,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     Money: TypeAlias = Decimal
+    Measure: TypeAlias = float
     WholeNumber: TypeAlias = int
     Timestamp: TypeAlias = datetime
     OptionalTimestamp: TypeAlias = datetime | None
@@ -120,6 +125,12 @@ else:
 
         accepts = (Decimal,)
         read = staticmethod(_money)
+
+    class Measure(metaclass=_ReadAs):
+        """A float that is not money (a score): a JSON number, never a string or boolean."""
+
+        accepts = (float,)
+        read = staticmethod(_measure)
 
     class WholeNumber(metaclass=_ReadAs):
         """An int; a fraction with nothing after the point (3.0) counts as one."""
@@ -300,6 +311,24 @@ class RemoteAccount(msgspec.Struct, frozen=True):
     @property
     def is_cancelled(self) -> bool:
         return self.timestamp_cancelled is not None
+
+
+class SendingAccount(msgspec.Struct, frozen=True, kw_only=True):
+    """One mailbox as Instantly's accounts API reports it (GET /accounts): connection, setup
+    and warmup. `status`: 1 active, 2 paused, 3 paused for maintenance, -1 connection error,
+    -2 soft bounce error, -3 sending error. `warmup_status`: 0 paused, 1 active, -1 banned,
+    -2 spam folder unknown, -3 permanent suspension. `provider_code` is the accounts API's
+    list (2 Google, 3 Microsoft, 8 AirMail), not the DFY one (docs/instantly.md)."""
+
+    email: str
+    # Not marked required by the schema, but read-only and in every answer Instantly documents.
+    status: WholeNumber
+    warmup_status: WholeNumber
+    setup_pending: bool
+    provider_code: WholeNumber
+    stat_warmup_score: Measure | None = None
+    daily_limit: WholeNumber | None = None
+    timestamp_warmup_start: OptionalTimestamp = None
 
 
 class DomainForwarding(msgspec.Struct, frozen=True):

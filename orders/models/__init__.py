@@ -8,7 +8,8 @@ Modules: `workspaces` (policy, members and roles, Instantly keys), `order` (type
 queryset, the order), `items` (providers, items, mailboxes), `quote`, `audit` (events,
 edits, undo snapshots), `remote` (availability checks, cancellation runs, the mirror of
 Instantly's lists), `notifications` (delivery attempts), `tallies` (the dashboard's running
-summaries). Import from the package: the names below are its interface.
+summaries), `renewals` (cancellations scheduled before a renewal). Import from the package:
+the names below are its interface.
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ from orders.models.tallies import (
     BoughtTally,
     PlacedShare,
 )
+from orders.models.renewals import (
+    OPEN_SCHEDULE_STATUSES,
+    RUNNABLE_SCHEDULE_STATUSES,
+    ScheduleStatus,
+    ScheduledCancellation,
+)
 # isort: on
 
 __all__ = [
@@ -109,6 +116,7 @@ __all__ = [
     "MembershipQuerySet",
     "NotificationChannel",
     "NotificationDelivery",
+    "OPEN_SCHEDULE_STATUSES",
     "Order",
     "OrderEdit",
     "OrderEvent",
@@ -124,7 +132,10 @@ __all__ = [
     "Quote",
     "ROLE_RANK",
     "RemoteAccount",
+    "RUNNABLE_SCHEDULE_STATUSES",
     "RemoteDomain",
     "Role",
+    "ScheduleStatus",
+    "ScheduledCancellation",
     "Workspace",
 ]

@@ -45,6 +45,16 @@ class MailboxStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# Instantly's Account.warmup_status codes (docs/instantly.md).
+WARMUP_LABELS = {
+    1: "On",
+    0: "Off",
+    -1: "Banned",
+    -2: "Spam folder unknown",
+    -3: "Suspended",
+}
+
+
 class Mailbox(models.Model):
     item = models.ForeignKey(
         OrderItem, on_delete=models.CASCADE, related_name="mailboxes"
@@ -89,3 +99,10 @@ class Mailbox(models.Model):
     @property
     def email(self) -> str:
         return f"{self.email_prefix}@{self.item.domain}"
+
+    @property
+    def warmup_label(self) -> str:
+        """Instantly's warmup status in words ("–" before the health poll read it)."""
+        if self.warmup_status is None:
+            return "–"
+        return WARMUP_LABELS.get(self.warmup_status, f"Code {self.warmup_status}")

@@ -17,7 +17,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Error as PlaywrightError
 
-from orders.models import Membership, Order, OrderEvent
+from orders.models import Mailbox, Membership, Order, OrderEvent
 from tests.browser.conftest import login
 from tests.integration.support import JANE, JOHN, draft_order, submitted_order
 from tests.orders.history_data import make_order
@@ -107,6 +107,7 @@ def nav_reachable(page) -> None:  # type: ignore[no-untyped-def]
     for name in (
         "Dashboard",
         "Orders",
+        "Renewals",
         "New order",
         "Approvals",
         "Settings",
@@ -218,6 +219,33 @@ def every_page(workspace, other_workspace, operator, lead, ws_admin, live_remote
         mailbox_status="cancelled",
         **quoted,
     )
+    # Delivered and read by the health poll (docs/health.md): one mailbox disconnected.
+    health = make_order(
+        workspace,
+        operator,
+        status="ready",
+        title="Live at Instantly",
+        items=items,
+        approver=lead,
+        placed_at=now,
+        ready_at=now,
+        mailbox_status="ready",
+        health="attention",
+        health_checked_at=now,
+        **quoted,
+    )
+    Mailbox.objects.filter(item__order=health).update(
+        health="connected",
+        account_status=1,
+        setup_pending=False,
+        warmup_status=1,
+        warmup_score=62.0,
+        daily_limit=30,
+        health_checked_at=now,
+    )
+    Mailbox.objects.filter(item__order=health, email_prefix="ben").update(
+        health="disconnected", account_status=-1
+    )
     for order in (placed, ready, attention, cancelled):
         OrderEvent.objects.create(
             order=order,
@@ -299,7 +327,21 @@ def every_page(workspace, other_workspace, operator, lead, ws_admin, live_remote
             ready="#attention",
         ),
         Visit("order-cancelled", f"{w}/orders/{cancelled.pk}/", operator.username),
+        Visit(
+            "order-health",
+            f"{w}/orders/{health.pk}/",
+            operator.username,
+            ready="#order-health",
+        ),
+        # The confirm step; the revealed page is tests/browser/test_credentials_browser.py.
+        Visit(
+            "credentials",
+            f"{w}/orders/{ready.pk}/credentials/",
+            lead.username,
+            ready="#credentials-confirm",
+        ),
         Visit("approvals", f"{w}/approvals/", lead.username),
+        Visit("renewals", f"{w}/renewals/", operator.username, ready="#forecast"),
         Visit("settings", f"{w}/settings/", ws_admin.username, steps=[nav_reachable]),
         Visit("members", f"{w}/members/", ws_admin.username),
         Visit("403", f"{w}/settings/", operator.username, status=403),

@@ -54,7 +54,9 @@ def test_every_background_job_product_code_starts_has_a_sender() -> None:
         "reconcile_order",
         "reconcile_order_now",
         "poll_workspace",
+        "poll_workspace_health",
         "cancel_mailboxes",
+        "run_scheduled_cancellation",
         "deliver_notification",
     }
 

@@ -5,7 +5,9 @@ imported by the suite is still checked) and fails on:
 - an assignment to `<something>.status` whose value names `OrderStatus`, or whose target is an
   order by the project's naming (`order`, `locked`, …);
 - `.update(status=…)` / `.create(status=…)` on anything but a known non-order model;
-- creating an `OrderEvent` (`OrderEvent(...)`, `OrderEvent.objects.<write>`, `.events.create`).
+- creating an `OrderEvent` (`OrderEvent(...)`, `OrderEvent.objects.<write>`, `.events.create`);
+- an order's `health` written (`order.health = …`, `….update(health=…)` on anything but a
+  mailbox): it changes through `lifecycle.orders_health_set` only (docs/health.md).
 """
 
 from __future__ import annotations
@@ -67,6 +69,12 @@ def offences(tree: ast.AST) -> Iterator[tuple[int, str]]:
         if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == "health"
+                    and base_name(target.value) in ORDER_NAMES
+                ):
+                    yield node.lineno, f"writes {chain_text(target)}"
                 if not (isinstance(target, ast.Attribute) and target.attr == "status"):
                     continue
                 value = node.value
@@ -87,6 +95,11 @@ def offences(tree: ast.AST) -> Iterator[tuple[int, str]]:
             ):
                 yield node.lineno, f"writes events: {called}"
             if func.attr in {"update", "create", "bulk_create", "update_or_create"}:
+                if (
+                    any(k.arg == "health" for k in node.keywords)
+                    and "Mailbox" not in called
+                ):
+                    yield node.lineno, f"{called}(health=…)"
                 status = [k for k in node.keywords if k.arg == "status"]
                 other = any(m in called for m in OTHER_STATUS_OWNERS)
                 if (
@@ -118,6 +131,8 @@ def test_only_the_lifecycle_module_writes_order_statuses_and_events() -> None:
         "OrderEvent.objects.bulk_create(rows)",
         "order.events.create(kind='x')",
         "OrderEvent(order=o, kind='x')",
+        "order.health = OrderHealth.LIVE",
+        "Order.objects.filter(pk=1).update(health='live')",
     ],
 )
 def test_the_check_finds_each_kind_of_write(source: str) -> None:
@@ -134,6 +149,8 @@ def test_the_check_finds_each_kind_of_write(source: str) -> None:
         "InstantlyKey.objects.filter(pk=1).update(status=status)",
         "Order.objects.filter(status=OrderStatus.DRAFT)",
         "order.events.filter(kind='x')",
+        "Mailbox.objects.filter(pk=1).update(health='connected')",
+        "Order.objects.filter(pk=1).update(health_checked_at=now)",
     ],
 )
 def test_the_check_leaves_other_statuses_and_reads_alone(source: str) -> None:

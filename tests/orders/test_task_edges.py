@@ -65,9 +65,13 @@ OPTIONS = {
     "orders.sweep_orders": (120, 180, 0),
     "orders.poll_fulfilment": (60, 90, 0),
     "orders.poll_workspace": (600, 660, 5),
+    "orders.poll_health": (60, 90, 0),
+    "orders.poll_workspace_health": (600, 660, 5),
     "orders.deliver_notification": (60, 90, 0),
     "orders.cancel_mailboxes": (300, 360, 0),
     "orders.sweep_cancellations": (60, 90, 0),
+    "orders.run_scheduled_cancellations": (60, 90, 0),
+    "orders.run_scheduled_cancellation": (300, 360, 0),
 }
 
 

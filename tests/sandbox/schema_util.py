@@ -26,6 +26,8 @@ PUBLISHED = {
     "/dfy-email-account-orders/accounts": "/api/v2/dfy-email-account-orders/accounts",
     "/dfy-email-account-orders/accounts/cancel": "/api/v2/dfy-email-account-orders/accounts/cancel",
     "/workspaces/current": "/api/v2/workspaces/current",
+    "/accounts": "/api/v2/accounts",
+    "/accounts/{email}": "/api/v2/accounts/{email}",
 }
 
 # DFY operations do not declare 400/403/413/5xx; those answers must still be the envelope.

@@ -58,6 +58,7 @@ ENDPOINTS = [
         {"accounts": ["user0@ordered.com"]},
         {"accounts": []},
     ),
+    ("GET", "/accounts", {"limit": 1, "filter": "ACC_FILTER_DFY"}, {"status": 7}),
     ("GET", "/workspaces/current", {}, None),
 ]
 IDS = [f"{method} {path}" for method, path, _v, _b in ENDPOINTS]
