@@ -35,7 +35,9 @@ class WorkspaceRequest(HtmxHttpRequest):
 
 
 def membership_for(user: AbstractBaseUser | AnonymousUser, slug: str) -> Membership:
-    membership = Membership.objects.for_user(user).filter(workspace__slug=slug).first()
+    # At most one row (unique user and workspace): no ORDER BY to build, on every request.
+    found = Membership.objects.for_user(user).filter(workspace__slug=slug)[:1]
+    membership = next(iter(found), None)
     if membership is None:
         raise Http404("No such workspace.")
     return membership

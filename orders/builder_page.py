@@ -210,13 +210,14 @@ def quote_context(
     rows: Sequence[ItemRow] | None = None,
     order_findings: Sequence[str] | None = None,
     prefetched: Sequence[OrderItem] | None = None,
+    draft: Sequence[DraftItem] | None = None,
 ) -> dict[str, object]:
     """What the quote panel and the sticky summary need, and nothing more (the quote
-    endpoint renders only them). `prefetched`: the draft's items with their mailboxes, when
-    the caller has read them already."""
+    endpoint renders only them). `prefetched`: the draft's items with their mailboxes, or
+    `draft`: the draft as `drafts.draft_read` gives it, when the caller has read it already."""
     result = quote_view.result
     if rows is None or order_findings is None:
-        items = draft_items(order, prefetched)
+        items = list(draft) if draft is not None else draft_items(order, prefetched)
         rows = rows_for(items, order.order_type, result)
         order_findings = [
             f.message

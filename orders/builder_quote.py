@@ -9,6 +9,7 @@ from typing import Any
 
 from orders import instantly, instantly_keys, quotes
 from orders.models import Order, OrderItem
+from orders.rules import DraftItem
 
 
 @dataclass
@@ -23,9 +24,12 @@ class QuoteView:
     fix_key: bool = False
 
 
-def quote_now(order: Order, items: Sequence[OrderItem] | None = None) -> QuoteView:
+def quote_now(
+    order: Order, items: Sequence[OrderItem] | Sequence[DraftItem] | None = None
+) -> QuoteView:
     """Ask for a quote of the saved draft; trouble becomes a message, never an exception.
-    `items` (prefetched with their mailboxes) saves reading the draft again."""
+    `items` (prefetched with their mailboxes, or `drafts.draft_read`) saves reading the
+    draft again."""
     try:
         client = instantly_keys.instantly_client_for(workspace=order.workspace)
     except instantly_keys.InstantlyKeyMissing as exc:

@@ -9,6 +9,8 @@ quote" button do post/redirect/get.
 
 from __future__ import annotations
 
+from typing import Final
+
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -44,6 +46,9 @@ def _order(request: WorkspaceRequest, pk: int) -> Order:
     order = get_object_or_404(Order.objects.in_workspace(request.workspace), pk=pk)
     order.workspace = request.workspace  # already loaded by the access check
     return order
+
+
+QUOTE_ORDER_FIELDS: Final = ("id", "workspace_id", "status", "order_type", "version")
 
 
 def _builder_url(order: Order) -> str:
@@ -189,18 +194,23 @@ def _client_redirect(request: WorkspaceRequest, url: str) -> HttpResponse:
 @workspace_view()
 def order_quote(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     """Re-quote the saved draft (the quote panel's retry, and the benchmark's round trip)."""
-    order = _order(request, pk)
+    # Only the columns this path reads: it runs per keystroke, and an order row is wide
+    # (docs/performance.md, "Quote overhead"; its query count is pinned in a test).
+    order = get_object_or_404(
+        Order.objects.in_workspace(request.workspace).only(*QUOTE_ORDER_FIELDS), pk=pk
+    )
+    order.workspace = request.workspace
     if not order.is_editable:
         return redirect(order)
     # Read once for the payload and the panel's problem links: this runs per keystroke.
-    items = list(order.items.prefetch_related("mailboxes"))
-    outcome = quote_now(order, items)
+    draft = drafts.draft_read(order)
+    outcome = quote_now(order, draft)
     if not request.htmx:
         return HttpResponseRedirect(_builder_url(order))
     return render(
         request,
         "orders/builder.html#quote-response",
-        quote_context(order, outcome, prefetched=items),
+        quote_context(order, outcome, draft=draft),
     )
 
 

@@ -207,7 +207,8 @@ def instantly_client_for(
     """
     source: InstantlyKey | PendingInstantlyKey | None = key
     if source is None:
-        source = InstantlyKey.objects.filter(workspace=workspace).first()
+        # One key per workspace (one-to-one): no ORDER BY; this runs on every quote.
+        source = next(iter(InstantlyKey.objects.filter(workspace=workspace)[:1]), None)
     if source is None:
         raise _key_missing(workspace)
     secret = source.reveal()

@@ -12,9 +12,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from orders.models import Order, OrderItem, OrderType
+from orders.rules import DraftItem
 
 
-def item_payload(item: OrderItem, order_type: str) -> dict[str, Any]:
+def item_payload(item: OrderItem | DraftItem, order_type: str) -> dict[str, Any]:
+    """One item's body, from a stored item (mailboxes prefetched) or the builder's read of
+    it (`drafts.draft_read`): both give the same bytes, hence the same fingerprint."""
+    mailboxes = item.mailboxes if isinstance(item, DraftItem) else item.mailboxes.all()
     body: dict[str, Any] = {"domain": item.domain, "email_provider": item.provider}
     if item.forwarding_domain:
         body["forwarding_domain"] = item.forwarding_domain
@@ -26,17 +30,18 @@ def item_payload(item: OrderItem, order_type: str) -> dict[str, Any]:
                 "first_name": m.first_name,
                 "last_name": m.last_name,
             }
-            for m in item.mailboxes.all()
+            for m in mailboxes
         ]
     return body
 
 
 def order_payload(
-    order: Order, items: Iterable[OrderItem] | None = None
+    order: Order, items: Iterable[OrderItem] | Iterable[DraftItem] | None = None
 ) -> dict[str, Any]:
     """The request body for Instantly, without the `simulation` flag (the client adds it).
 
-    Pass `items` already prefetched with their mailboxes to keep this to no extra queries.
+    Pass `items` already read (stored items with their mailboxes prefetched, or the draft's
+    `DraftItem`s) to keep this to no extra queries.
     """
     if items is None:
         items = order.items.prefetch_related("mailboxes")

@@ -7,17 +7,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Final
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from orders import instantly
 from orders.models import Order, OrderItem, Quote
 from orders.payload import fingerprint, order_payload
+from orders.rules import DraftItem
 
 logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
+# What the cache backends raise when their store does not answer (Redis, or the files).
+CACHE_ERRORS: Final = (RedisError, OSError)
 
 
 class QuoteUnavailable(Exception):
@@ -42,7 +48,7 @@ def quote_for_order(
     order: Order,
     client: instantly.InstantlyClient,
     reuse_seconds: int | None = None,
-    items: Sequence[OrderItem] | None = None,
+    items: Sequence[OrderItem] | Sequence[DraftItem] | None = None,
 ) -> QuoteOutcome:
     """Price the order's current payload with simulation mode and store the quote.
 
@@ -56,8 +62,7 @@ def quote_for_order(
     if not payload["items"]:
         raise QuoteUnavailable("Add a domain to get a quote.", retry=False)
     digest = fingerprint(payload)
-    since = timezone.now() - timedelta(seconds=reuse_seconds)
-    recent = order.quotes.filter(fingerprint=digest, created_at__gte=since).first()
+    recent = _reusable(order, digest, reuse_seconds)
     if recent is not None:
         return QuoteOutcome(
             quote=recent,
@@ -85,7 +90,44 @@ def quote_for_order(
             f"Instantly refused the quote request: {exc}", retry=False
         ) from exc
     quote = quote_store(order=order, payload=payload, digest=digest, result=result)
+    _reuse_hint_set(
+        order, digest, quote, max(reuse_seconds, settings.DFY_QUOTE_REUSE_SECONDS)
+    )
     return QuoteOutcome(quote=quote, result=result, reused=False)
+
+
+# Which quote may be reused for an order's payload is remembered in the cache for the reuse
+# window, so that the common case on every keystroke (a payload never quoted before) costs a
+# cache read instead of a query (docs/performance.md, "Quote overhead"). The hint is only a
+# pointer: the quote it names is read back and must still match the order, the fingerprint
+# and the window. Without a hint the draft is priced again, which is always correct.
+def _reuse_hint_key(order: Order, digest: str) -> str:
+    return f"dfy:quote-reuse:{order.pk}:{digest}"
+
+
+def _reusable(order: Order, digest: str, reuse_seconds: int) -> Quote | None:
+    if reuse_seconds <= 0:
+        return None
+    try:
+        hinted = cache.get(_reuse_hint_key(order, digest))
+    except CACHE_ERRORS:  # a cache outage only costs the reuse
+        logger.warning("quote reuse: the cache did not answer; pricing again")
+        return None
+    if hinted is None:
+        return None
+    since = timezone.now() - timedelta(seconds=reuse_seconds)
+    return order.quotes.filter(
+        pk=hinted, fingerprint=digest, created_at__gte=since
+    ).first()
+
+
+def _reuse_hint_set(order: Order, digest: str, quote: Quote, seconds: int) -> None:
+    if seconds <= 0:
+        return
+    try:
+        cache.set(_reuse_hint_key(order, digest), quote.pk, timeout=seconds)
+    except CACHE_ERRORS:  # a cache outage only costs the reuse
+        logger.warning("quote reuse: the cache did not answer; nothing remembered")
 
 
 def cents(amount: Decimal | None) -> Decimal:

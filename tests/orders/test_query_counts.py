@@ -96,3 +96,52 @@ def test_placed_order_page_before_and_after_a_cancellation(
         confirmation="cancel 1 mailbox",
     )
     assert queries(lead_client, page) == PLACED_ORDER_PAGE + 1
+
+
+def quote_queries(client: Client, order: Order) -> tuple[int, int]:
+    """The quote endpoint's queries, the portal's own and the in-process sandbox's (they
+    share the test's connection; the sandbox's run inside the simulation call)."""
+    from orders.instantly import client as instantly_client
+
+    quote_url = url("quote", order)
+    headers = {"HX-Request": "true"}
+    assert client.post(quote_url, headers=headers).status_code == 200
+    marks: list[int] = []
+    real = instantly_client.InstantlyClient.simulate_order
+
+    def simulate(self, payload):  # type: ignore[no-untyped-def]
+        marks.append(len(ctx.captured_queries))
+        try:
+            return real(self, payload)
+        finally:
+            marks.append(len(ctx.captured_queries))
+
+    instantly_client.InstantlyClient.simulate_order = simulate  # type: ignore[method-assign]
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.post(quote_url, headers=headers)
+    finally:
+        instantly_client.InstantlyClient.simulate_order = real  # type: ignore[method-assign]
+    assert response.status_code == 200
+    assert "Due now" in response.content.decode()
+    before, after = marks
+    return len(ctx.captured_queries) - (after - before), after - before
+
+
+# The quote endpoint runs on every keystroke (docs/performance.md, "Quote overhead"): the
+# user, the membership, the order's few columns, the draft in one query, the key, the new
+# quote. 8 before issue 14 (the draft in two queries, a look for a reusable quote).
+QUOTE = 6
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_quote_endpoint(
+    operator_client, workspace, operator, remote, settings, size
+) -> None:  # type: ignore[no-untyped-def]
+    settings.DFY_QUOTE_REUSE_SECONDS = (
+        0  # every request asks the sandbox, as a new edit does
+    )
+    order = draft_order(workspace, operator, items=items(size))
+    portal, sandbox = quote_queries(operator_client, order)
+    assert sandbox > 0  # the simulation really ran
+    assert portal == QUOTE
