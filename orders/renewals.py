@@ -21,12 +21,16 @@ the open schedules are few. Seven queries, none per mailbox, domain or month.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.db.models.functions import Coalesce, ExtractMonth, ExtractYear
 from django.utils import timezone
@@ -47,6 +51,9 @@ from orders.models import (
     Workspace,
 )
 from orders.models.renewals import ScheduledCancellationQuerySet
+from orders.quotes import CACHE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 MONTHS: Final = 12
 RENEWAL_DAY: Final = 15
@@ -349,12 +356,20 @@ def _open_schedules(workspace: Workspace, first: date) -> list[_Scheduled]:
     ]
 
 
-def renewal_forecast(*, workspace: Workspace, now: datetime | None = None) -> Forecast:
-    """The next 12 renewals of the workspace's live items, less the open schedules."""
+# What the forecast reads of the live items: their counts and their unit prices.
+Base = tuple[dict[Kind, _Live], dict[Kind, UnitPrice]]
+# How long the dashboard keeps a base for an unchanged stamp (see `dashboard_forecast`).
+BASE_SECONDS: Final = 600
+
+
+def renewal_forecast(
+    *, workspace: Workspace, now: datetime | None = None, base: Base | None = None
+) -> Forecast:
+    """The next 12 renewals of the workspace's live items, less the open schedules. `base`:
+    the live counts and prices when already known (`dashboard_forecast`)."""
     today = timezone.localdate(now or timezone.now())
     dates = renewal_dates(today)
-    live = _live_counts(workspace)
-    prices = unit_prices(workspace)
+    live, prices = base if base is not None else _base(workspace)
     schedules = _open_schedules(workspace, dates[0])
     months = []
     for renews_on in dates:
@@ -420,6 +435,48 @@ def renewal_forecast(*, workspace: Workspace, now: datetime | None = None) -> Fo
         open_schedules=len(schedules),
         price_rows=[prices[k] for k in sorted(prices)],
     )
+
+
+def _base(workspace: Workspace) -> Base:
+    return _live_counts(workspace), unit_prices(workspace)
+
+
+def dashboard_forecast(
+    *,
+    workspace: Workspace,
+    bought: tuple[int, Decimal],
+    mailboxes: Sequence[tuple[int, int, int]],
+    now: datetime | None = None,
+) -> Forecast:
+    """The forecast for the dashboard's tile, without reading every live item per view.
+
+    Counting the live domains by the month they were bought and finding the newest bill of
+    each kind read every bought item: linear in the workspace's history, which the dashboard
+    must not be (docs/performance.md). They change only when an order is bought or leaves
+    the bought statuses, or mailboxes are cancelled, and each of those moves the running
+    tallies the dashboard reads anyway: `bought` (orders bought, their monthly price) and
+    `mailboxes` (provider, ready, waiting). So the counts and prices are kept in the cache
+    under a stamp of those tallies and the day, and read again when the stamp changes; the
+    open schedules are read every time (a few rows). Two moves that leave every tally exactly
+    as it was would keep a base at most BASE_SECONDS (docs/renewals.md)."""
+    today = timezone.localdate(now or timezone.now())
+    # The workspace's creation time too: ids come back after a rolled-back test.
+    stamp = repr(
+        (workspace.created_at.isoformat(), today.isoformat(), bought, sorted(mailboxes))
+    )
+    digest = hashlib.sha256(stamp.encode()).hexdigest()[:32]
+    key = f"dfy:renewal-base:{workspace.pk}:{digest}"
+    try:
+        base: Base | None = cache.get(key)
+    except CACHE_ERRORS:
+        base = None
+    if base is None:
+        base = _base(workspace)
+        try:
+            cache.set(key, base, timeout=BASE_SECONDS)
+        except CACHE_ERRORS:
+            logger.warning("renewal forecast: the cache did not answer")
+    return renewal_forecast(workspace=workspace, now=now, base=base)
 
 
 def schedule_breakdown_saving(

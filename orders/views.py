@@ -61,7 +61,13 @@ def dashboard(request: WorkspaceRequest, slug: str) -> HttpResponse:
         "spend_chart": dashboard_charts.spend_chart(figures.months),
         "mailbox_chart": dashboard_charts.mailbox_chart(figures.mailboxes),
         # Next month's renewal and the scheduled savings (issue 15, docs/renewals.md).
-        "renewal": renewals.renewal_forecast(workspace=request.workspace),
+        "renewal": renewals.dashboard_forecast(
+            workspace=request.workspace,
+            bought=(figures.active_orders, figures.active_monthly),
+            mailboxes=[
+                (m.provider, m.ready, m.provisioning) for m in figures.mailboxes
+            ],
+        ),
         "recent_orders": Order.objects.in_workspace(request.workspace).select_related(
             "requester", "workspace"
         )[:10],

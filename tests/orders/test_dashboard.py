@@ -354,10 +354,10 @@ def test_dashboard_query_count_is_fixed(
     # attention, unhealthy mailboxes by provider (issue 15: one more, from the index on
     # health), recent, key, nav (the session comes from the cache): three more than before
     # issue 14, whose queries read every order, order item and mailbox of the workspace;
-    # and the next renewal (issue 15, orders/renewals.py: mailbox tally, pre-warmed count,
-    # domains by month, the newest order per provider and its bill, open schedules), six
-    # more, none of which grows with the history
-    with django_assert_num_queries(18):
+    # and the next renewal's open schedules (issue 15): its live counts and prices are
+    # read once per state of the tallies (orders/renewals.py `dashboard_forecast`; six
+    # queries over the bought items on the first view, none on the next ones)
+    with django_assert_num_queries(13):
         response = operator_client.get(
             reverse("orders:dashboard", args=[workspace.slug])
         )
@@ -425,3 +425,41 @@ def test_mailbox_chart_has_one_row_per_provider_ready_then_provisioning():
     ]
     assert chart.y_ticks == [Tick(Decimal(23), "Google")]
     assert [t.label for t in chart.x_ticks] == ["0", "1", "2", "3", "4"]
+
+
+def test_the_renewal_tile_follows_every_purchase(
+    operator_client, workspace, operator, lead
+):
+    """The tile's counts and prices are kept between views under a stamp of the tallies: a
+    purchase moves the tallies, so the next view prices the new order at once."""
+    from orders import renewals
+
+    def make(n: int) -> None:
+        make_order(
+            workspace,
+            operator,
+            approver=lead,
+            status="ready",
+            due_now="20.00",
+            placed_at=aware(2026, 1 + n, 3),
+            ready_at=aware(2026, 1 + n, 4),
+            items=[(f"r{n}.com", GOOGLE, ["a", "b"])],
+        )
+        counted(workspace)
+
+    def tile() -> str:
+        page = operator_client.get(reverse("orders:dashboard", args=[workspace.slug]))
+        found = re.search(
+            r'id="next-renewal".*?<p class="big">\$([\d,.]+)</p>',
+            page.content.decode(),
+            re.S,
+        )
+        assert found is not None
+        return found.group(1)
+
+    make(0)
+    first = tile()
+    assert tile() == first  # the kept base: same answer
+    make(1)
+    fresh = renewals.renewal_forecast(workspace=workspace).next.total
+    assert tile() == f"{fresh:,.2f}" != first
