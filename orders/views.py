@@ -59,6 +59,7 @@ def dashboard(request: WorkspaceRequest, slug: str) -> HttpResponse:
     context = {
         "figures": figures,
         "spend_chart": dashboard_charts.spend_chart(figures.months),
+        "speed_sample": spend.SPEED_SAMPLE,
         "mailbox_chart": dashboard_charts.mailbox_chart(figures.mailboxes),
         # Next month's renewal and the scheduled savings (issue 15, docs/renewals.md).
         "renewal": renewals.dashboard_forecast(

@@ -78,6 +78,7 @@ from orders.models.tallies import (
     MailboxTally,
     BoughtTally,
     PlacedShare,
+    SpendTally,
 )
 from orders.models.renewals import (
     OPEN_SCHEDULE_STATUSES,
@@ -135,6 +136,7 @@ __all__ = [
     "RUNNABLE_SCHEDULE_STATUSES",
     "RemoteDomain",
     "Role",
+    "SpendTally",
     "ScheduleStatus",
     "ScheduledCancellation",
     "Workspace",

@@ -7,16 +7,20 @@ or groups a year of order items (issue 14: 10,000 orders / 200,000 mailboxes).
 - `BoughtTally`: per workspace, how many orders are bought and what they cost a month (their
   approved quote's `per_month`, which no move of a bought order changes);
 - `PlacedShare`: per placed order and provider, its share of the amount due when it was
-  placed and, once it is ready, how long that took. The spend chart sums them by month; the
-  speeds take their median per provider.
+  placed and, once it is ready, how long that took. The speeds take the median of the
+  newest per provider;
+- `SpendTally`: per workspace, month (of the placement, in the portal's time zone) and
+  provider, the sum of those shares: what the spend chart reads, a few rows whatever the
+  history (growth, docs/performance.md).
 
 They change in the transaction of what changes them: an order entering or leaving the bought
 statuses (orders/lifecycle.py calls `orders_moved`), mailboxes moving (the fulfilment poll and
 cancellations call `mailboxes_moved`), an order becoming ready (the poll calls
 `PlacedShare.objects.ready`). Every write of a bought order's mailboxes holds that order's
 row lock, so a delta is computed from the statuses as they are. Tally rows are locked after
-the orders, the mailbox tallies before the bought tally (a caller moving mailboxes and then
-its order writes them in that order), so two writers never wait for each other in a cycle.
+the orders, the mailbox tallies before the bought tally and that before the spend tally (a
+caller moving mailboxes and then its order writes them in that order), so two writers never
+wait for each other in a cycle.
 
 `rebuild` recomputes a workspace from scratch: after bulk writes that bypass the lifecycle
 (orders/history_generator), in the migration that introduced the tables, and in the tests,
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Final, cast
 
@@ -42,6 +46,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.utils import timezone
 
 from orders.lifecycle import BOUGHT_STATUSES
 from orders.models.items import MailboxStatus, OrderItem, Provider
@@ -141,9 +146,12 @@ class MailboxTallyQuerySet(models.QuerySet["MailboxTally"]):
         if bought:
             # An order recorded as placed again (its placement learnt anew, e.g. by a
             # reconciliation after its status was set back by hand) keeps one share per
-            # provider: the newest placement's.
+            # provider: the newest placement's. Its month's spend follows the replacement.
+            shares = _shares(rows)
+            earlier = PlacedShare.objects.filter(order_id__in=order_ids)
+            spend = _spend(shares, sign=1, into=_spend(earlier, sign=-1))
             PlacedShare.objects.bulk_create(
-                _shares(rows),
+                shares,
                 batch_size=BATCH_SIZE,
                 update_conflicts=True,
                 unique_fields=["order", "provider"],
@@ -151,10 +159,14 @@ class MailboxTallyQuerySet(models.QuerySet["MailboxTally"]):
             )
         self.add(_deltas(rows, sign=sign))
         BoughtTally.objects.add(_bought(Q(pk__in=order_ids), sign=sign))
+        if bought:
+            # Last: every writer locks the mailbox, bought and spend rows in this order.
+            SpendTally.objects.add(spend)
 
-    def rebuild(self, *, workspace_id: int) -> None:
+    def rebuild(self, *, workspace_id: int, spend: bool = True) -> None:
         """The workspace's summaries recomputed from its orders and mailboxes. For bulk
-        writes, migrations and tests: a concurrent move in the workspace could be lost."""
+        writes, migrations and tests: a concurrent move in the workspace could be lost.
+        `spend=False` leaves the spend tally alone (migration 0015 runs before its table)."""
         rows = _figures(
             Q(order__workspace_id=workspace_id)
             & (Q(order__placed_at__isnull=False) | Q(order__status__in=BOUGHT_STATUSES))
@@ -162,7 +174,11 @@ class MailboxTallyQuerySet(models.QuerySet["MailboxTally"]):
         self.filter(workspace_id=workspace_id).delete()
         PlacedShare.objects.filter(workspace_id=workspace_id).delete()
         BoughtTally.objects.filter(workspace_id=workspace_id).delete()
-        PlacedShare.objects.bulk_create(_shares(rows), batch_size=BATCH_SIZE)
+        shares = _shares(rows)
+        PlacedShare.objects.bulk_create(shares, batch_size=BATCH_SIZE)
+        if spend:
+            SpendTally.objects.filter(workspace_id=workspace_id).delete()
+            SpendTally.objects.add(_spend(shares, sign=1))
         bought = [r for r in rows if r["order__status"] in BOUGHT_STATUSES]
         self.add(_deltas(bought, sign=1))
         BoughtTally.objects.add(
@@ -252,6 +268,60 @@ class PlacedShare(models.Model):
 
     def __str__(self) -> str:
         return f"Order {self.order_id}, {Provider(self.provider).label}: {self.share}"
+
+
+# (workspace id, month, provider) → amount to add.
+SpendKey = tuple[int, date, int]
+
+
+class SpendTallyQuerySet(models.QuerySet["SpendTally"]):
+    def add(self, deltas: Mapping[SpendKey, Decimal]) -> None:
+        _add(
+            self,
+            ("workspace", "month", "provider"),
+            ("spent",),
+            [(key, (amount,)) for key, amount in deltas.items() if amount],
+        )
+
+
+class SpendTally(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    # The first day of the month the shares were placed in (the portal's time zone).
+    month = models.DateField()
+    provider = models.PositiveSmallIntegerField(choices=Provider)
+    # SQLite adds these as floats: readers round to the cent (every share is whole cents).
+    spent = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
+
+    objects = SpendTallyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "month", "provider"], name="spend_tally_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%b %Y} {Provider(self.provider).label}: ${self.spent}"
+
+
+def placement_month(placed_at: datetime) -> date:
+    return timezone.localtime(placed_at).date().replace(day=1)
+
+
+def _spend(
+    shares: Iterable[PlacedShare],
+    *,
+    sign: int,
+    into: Mapping[SpendKey, Decimal] | None = None,
+) -> dict[SpendKey, Decimal]:
+    """The shares summed by workspace, month and provider, times `sign`, added to `into`."""
+    spend: dict[SpendKey, Decimal] = defaultdict(Decimal, into or {})
+    for share in shares:
+        if share.share is not None:
+            key = (share.workspace_id, placement_month(share.placed_at), share.provider)
+            spend[key] += sign * share.share
+    return spend
 
 
 def split_cents(amount: Decimal, weights: Mapping[int, int]) -> dict[int, Decimal]:

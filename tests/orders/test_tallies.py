@@ -42,9 +42,10 @@ from orders.models import (
     Order,
     OrderStatus,
     PlacedShare,
+    SpendTally,
     Workspace,
 )
-from orders.models.tallies import split_cents
+from orders.models.tallies import placement_month, split_cents
 from sandbox.models import PreWarmedDomain
 from sandbox.services import accounts_cancel
 from sandbox.switches import switches_set
@@ -61,7 +62,9 @@ MIXED = [("acme-mail.com", GOOGLE, [JANE, JOHN]), ("tryacme.org", AIRMAIL, [JANE
 Mailboxes = dict[tuple[int, str], int]
 
 
-def running(workspace: Workspace) -> tuple[Mailboxes, tuple[int, Decimal], set[Any]]:
+def running(
+    workspace: Workspace,
+) -> tuple[Mailboxes, tuple[int, Decimal], set[Any], dict[Any, Decimal]]:
     mailboxes = {
         (provider, state): n
         for provider, state, n in MailboxTally.objects.filter(
@@ -76,7 +79,20 @@ def running(workspace: Workspace) -> tuple[Mailboxes, tuple[int, Decimal], set[A
             "order_id", "provider", "placed_at", "share", "took"
         )
     )
-    return mailboxes, bought, shares
+    spend = {
+        (month, provider): Decimal(spent).quantize(Decimal("0.01"))
+        for month, provider, spent in SpendTally.objects.filter(
+            workspace=workspace
+        ).values_list("month", "provider", "spent")
+        if spent
+    }
+    # The spend tally is the shares summed by month and provider.
+    summed: Counter[tuple[Any, int]] = Counter()
+    for _order, provider, placed_at, share, _took in shares:
+        if share:
+            summed[placement_month(placed_at), provider] += share
+    assert spend == {key: total for key, total in summed.items() if total}
+    return mailboxes, bought, shares, spend
 
 
 def scanned(workspace: Workspace) -> tuple[Mailboxes, tuple[int, Decimal]]:
