@@ -87,7 +87,7 @@ def running(
         if spent
     }
     # The spend tally is the shares summed by month and provider.
-    summed: Counter[tuple[Any, int]] = Counter()
+    summed: dict[tuple[Any, int], Decimal] = defaultdict(Decimal)
     for _order, provider, placed_at, share, _took in shares:
         if share:
             summed[placement_month(placed_at), provider] += share
