@@ -19,8 +19,8 @@ float ever touches an amount. Choices where the issue is silent:
 
 Query count is fixed, and no query grows with the workspace's history (issue 14: 10,000
 orders / 200,000 mailboxes): the counts over the orders still moving, the bought orders and
-their monthly price (`BoughtTally`), the spend by month and provider and the median time to
-ready per provider (both from `PlacedShare`, one row per placed order and provider), the
+their monthly price (`BoughtTally`), the spend by month and provider (`SpendTally`), the
+median time to ready per provider over its newest ready orders (`PlacedShare`), the
 mailbox counts (`MailboxTally`), one short list of orders to look at, and the unhealthy
 mailboxes by provider (the index on health reads only the few unhealthy rows). The tallies
 are kept as orders and mailboxes move (orders/models/tallies.py); no mailbox is counted per
@@ -54,6 +54,7 @@ from orders.models import (
     MailboxStatus,
     MailboxTally,
     Order,
+    OrderHealth,
     OrderStatus,
     PlacedShare,
     Provider,
@@ -81,6 +82,8 @@ COUNTED_STATUSES: Final = (
     | UNBOUGHT_BUDGET
 )
 ATTENTION_LIST_LENGTH: Final = 10
+# Orders whose delivered mailboxes need a person (a partial index finds the few).
+HEALTH_ATTENTION: Final = Q(health=OrderHealth.ATTENTION)
 # The speeds are the median of this many newest ready orders per provider, at most.
 SPEED_SAMPLE: Final = 200
 ZERO: Final = Decimal("0")
@@ -114,7 +117,9 @@ def stuck_q(now: datetime) -> Q:
 
 
 def attention_q(now: datetime) -> Q:
-    return Q(status__in=ATTENTION_STATUSES) | stuck_q(now)
+    """A person should look: by status, stuck, or a delivered mailbox in trouble at
+    Instantly (the order's health; its status stays as bought, docs/health.md)."""
+    return Q(status__in=ATTENTION_STATUSES) | stuck_q(now) | HEALTH_ATTENTION
 
 
 @dataclass(frozen=True)
@@ -331,6 +336,7 @@ def attention_orders(workspace: Workspace, now: datetime) -> QuerySet[Order]:
             "order_type",
             "updated_at",
             "attention_reason",
+            "health",
             "requester__username",
         )
         .order_by("-updated_at", "-pk")
@@ -344,11 +350,13 @@ def workspace_dashboard(
     now = now or timezone.now()
     totals = (
         Order.objects.in_workspace(workspace)
-        .filter(status__in=COUNTED_STATUSES)
+        .filter(Q(status__in=COUNTED_STATUSES) | HEALTH_ATTENTION)
         .aggregate(
             pending=Count("pk", filter=Q(status=OrderStatus.PENDING_APPROVAL)),
             in_flight=Count("pk", filter=Q(status__in=IN_FLIGHT_STATUSES)),
-            attention=Count("pk", filter=Q(status__in=ATTENTION_STATUSES)),
+            attention=Count(
+                "pk", filter=Q(status__in=ATTENTION_STATUSES) | HEALTH_ATTENTION
+            ),
             stuck=Count("pk", filter=stuck_q(now)),
             committed_unbought=Sum(
                 "approved_quote__per_month", filter=Q(status__in=UNBOUGHT_BUDGET)

@@ -1,5 +1,6 @@
 # The spend chart reads a running sum per workspace, month and provider instead of summing
-# every placed order's share on each view (issue 14's growth curve; docs/performance.md).
+# every placed order's share on each view (issue 14's growth curve; docs/performance.md); the
+# dashboard finds orders whose delivered mailboxes need attention by a partial index.
 
 from decimal import Decimal
 from typing import Any
@@ -65,6 +66,14 @@ class Migration(migrations.Migration):
                     )
                 ],
             },
+        ),
+        migrations.AddIndex(
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("health", "attention")),
+                fields=["workspace"],
+                name="order_ws_health_attention",
+            ),
         ),
         migrations.RunPython(tallies_rebuild, migrations.RunPython.noop),
     ]

@@ -160,6 +160,13 @@ class Order(models.Model):
         # only and live in migration 0014, not here: SQLite has no such index.
         indexes = [
             models.Index(fields=["workspace", "status"], name="order_ws_status"),
+            # The dashboard's attention count and list: the few delivered orders whose
+            # mailboxes are in trouble, without reading the bought ones (issue 15).
+            models.Index(
+                fields=["workspace"],
+                condition=models.Q(health="attention"),
+                name="order_ws_health_attention",
+            ),
             # The history's default sort in full, the id breaking ties: a page, or the ids of a
             # deep one, is read off the index in order instead of sorting the workspace.
             models.Index(

@@ -463,3 +463,35 @@ def test_the_renewal_tile_follows_every_purchase(
     make(1)
     fresh = renewals.renewal_forecast(workspace=workspace).next.total
     assert tile() == f"{fresh:,.2f}" != first
+
+
+def test_an_order_whose_mailbox_broke_is_among_those_needing_attention(
+    operator_client, workspace, operator, lead
+):
+    """Its status stays bought (docs/health.md); the dashboard still shows it to a person."""
+    from django.db import transaction
+
+    from orders.lifecycle import OrderHealth, order_lock, orders_health_set
+
+    order = make_order(
+        workspace,
+        operator,
+        approver=lead,
+        status="ready",
+        due_now="20.00",
+        placed_at=aware(2026, 11, 3),
+        ready_at=aware(2026, 11, 4),
+        items=[("broken.com", GOOGLE, ["a"])],
+    )
+    with transaction.atomic():
+        orders_health_set(
+            [(order_lock(order), OrderHealth.ATTENTION, "a@broken.com disconnected")],
+            chunk=100,
+        )
+
+    page = operator_client.get(reverse("orders:dashboard", args=[workspace.slug]))
+    html = page.content.decode()
+
+    assert re.search(r'id="attention-count">\s*1\s*<', html)
+    assert f'id="attention-{order.pk}"' in html
+    assert "A delivered mailbox is disconnected or erroring at Instantly" in html
