@@ -36,6 +36,7 @@ from orders.models import (
     OrderType,
     Workspace,
 )
+from orders.models.order import quote_frozen
 from orders.rules import DraftItem, DraftMailbox
 
 
@@ -377,7 +378,7 @@ def order_reopen(*, order: Order, by: User) -> Order:
         by=by,
         changes={
             "approver": None,
-            "approved_quote": None,
+            **quote_frozen(None),
             "version": locked.version + 1,
         },
     )
@@ -422,7 +423,7 @@ def order_submit(*, order: Order, by: User, version: int, fingerprint: str) -> O
         kind=EventKind.SUBMITTED,
         by=by,
         changes={
-            "approved_quote": quote,
+            **quote_frozen(quote),
             "submitted_at": timezone.now(),
             "submitted_by": by,
         },

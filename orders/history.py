@@ -60,8 +60,9 @@ SORTS: Final[dict[str, SortKey]] = {
     "status": SortKey("Status", "status"),
     "requester": SortKey("Requested by", "requester__username"),
     "approver": SortKey("Approved by", "approver__username", nullable=True),
-    "due_now": SortKey("Due now", "approved_quote__due_now", nullable=True),
-    "monthly": SortKey("Monthly", "approved_quote__per_month", nullable=True),
+    # The approved quote's figures as copied on the order (indexed both ways).
+    "due_now": SortKey("Due now", "approved_due_now", nullable=True),
+    "monthly": SortKey("Monthly", "approved_per_month", nullable=True),
     "created": SortKey("Created", "created_at"),
 }
 DEFAULT_SORT: Final = "-created"

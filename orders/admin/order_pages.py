@@ -326,11 +326,11 @@ class OrderAdmin(ViewOnlyMixin, admin.ModelAdmin[Order]):
     def order_label(self, obj: Order) -> str:
         return numbered(obj)
 
-    @admin.display(description="Due now", ordering="approved_quote__due_now")
+    @admin.display(description="Due now", ordering="approved_due_now")
     def due_now(self, obj: Order) -> str:
         return money_text(obj.approved_quote.due_now if obj.approved_quote else None)
 
-    @admin.display(description="Monthly", ordering="approved_quote__per_month")
+    @admin.display(description="Monthly", ordering="approved_per_month")
     def monthly(self, obj: Order) -> str:
         return money_text(obj.approved_quote.per_month if obj.approved_quote else None)
 

@@ -54,6 +54,7 @@ from orders.models import (
     Quote,
     Workspace,
 )
+from orders.models.order import quote_frozen
 from orders.payload import fingerprint
 
 # Rows per INSERT: large enough to be fast, small enough for SQLite's parameter limit.
@@ -358,9 +359,12 @@ class _Generator:
             # Submitting freezes the quote (drafts.order_submit), so every order past draft has
             # one: a lead opening a waiting request sees what they are asked to approve.
             if order.status in SUBMITTED:
-                order.approved_quote = quote
+                for name, value in quote_frozen(quote).items():
+                    setattr(order, name, value)
                 approved.append(order)
-        Order.objects.bulk_update(approved, ["approved_quote"], batch_size=BULK_BATCH)
+        Order.objects.bulk_update(
+            approved, list(quote_frozen(None)), batch_size=BULK_BATCH
+        )
         return len(quotes)
 
 

@@ -28,6 +28,7 @@ from orders.models import (
     OrderStatus,
     Quote,
 )
+from orders.models.order import quote_frozen
 from orders.payload import fingerprint, order_payload
 from orders.quotes import cents, quote_store
 from orders.workflow.common import REFUSAL_LISTS, mark_placed, place_max_tries
@@ -398,7 +399,7 @@ def _record_drift(
         OrderStatus.NEEDS_REAPPROVAL,
         kind=EventKind.REQUOTE_DRIFT,
         # The new quote is what a lead approves next; the old one stays in `drift` and events.
-        changes={"approved_quote": new_quote, "drift": detail, "approver": None},
+        changes={**quote_frozen(new_quote), "drift": detail, "approver": None},
         notify=Notice.NEEDS_REAPPROVAL,
         attempt_id=str(attempt),
         **detail,

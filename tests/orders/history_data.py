@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from orders.history_generator import explicit_timestamps
 from orders.models import Mailbox, Order, OrderItem, Quote
+from orders.models.order import quote_frozen
 
 
 def make_order(
@@ -55,8 +56,9 @@ def make_order(
                 is_valid=True,
                 created_at=created_at,
             )
-            order.approved_quote = quote
-            order.save(update_fields=["approved_quote"])
+            for name, value in quote_frozen(quote).items():
+                setattr(order, name, value)
+            order.save(update_fields=list(quote_frozen(None)))
     for position, (domain, provider, prefixes) in enumerate(items):
         item = OrderItem.objects.create(
             order=order, domain=domain, provider=provider, position=position

@@ -98,6 +98,10 @@ def test_validity_drift_at_the_same_price_posts_nothing_and_asks_again(
     assert approved.status == OrderStatus.NEEDS_REAPPROVAL
     assert remote.real_posts() == 0
     assert approved.drift["valid"] == [True, False]
+    # The new quote is the one to approve, and what the history sorts this order by.
+    assert approved.approved_quote is not None
+    assert approved.approved_quote_id == approved.drift["quote_id"]
+    assert approved.approved_due_now == approved.approved_quote.due_now
     assert approved.drift["order_error"] == ["", "provider_unavailable"]
     assert not {"due_now", "per_month", "per_year", "fingerprint"} & set(approved.drift)
     assert approved.approved_quote.is_valid is False
