@@ -42,3 +42,18 @@ def test_submitting_copies_the_quote_and_reopening_clears_it(
     assert reopened.approved_quote_id is None
     assert reopened.approved_due_now is None
     assert reopened.approved_per_month is None
+
+
+def test_a_generated_history_carries_the_copies(workspace):  # type: ignore[no-untyped-def]
+    requesters, approvers = workspace_team(workspace)
+    orders_generate(
+        workspace=workspace,
+        requesters=requesters,
+        approvers=approvers,
+        orders=60,
+        mailboxes=300,
+        seed=5,
+        every_status=True,
+    )
+    assert Order.objects.filter(approved_due_now__isnull=False).exists()
+    copies_match(Order.objects.all())
