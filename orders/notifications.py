@@ -45,6 +45,9 @@ APPROVERS: Final = "approvers"
 REQUESTER: Final = "requester"
 # The workspace's admins (credential reveals: issue 15).
 ADMINS: Final = "admins"
+# Leads and admins other than whoever recorded the notice's event (a cancellation scheduled
+# before renewal: its scheduler may not approve it, docs/renewals.md).
+OTHER_LEADS: Final = "other_leads"
 # Tests swap in httpx.MockTransport and a resolver stub; None means real HTTP.
 webhook_transport: httpx.BaseTransport | None = None
 webhook_resolver: webhooks.Resolver = webhooks.resolve_host
@@ -129,7 +132,7 @@ EVENTS: Final[dict[str, EventSpec]] = {
         from_events=("credentials_revealed", "credentials_downloaded"),
     ),
     "renewal_cancel_approval": EventSpec(
-        APPROVERS,
+        OTHER_LEADS,
         "Approve a cancellation before renewal: {order}",
         "{actor} scheduled a cancellation before the next renewal: {summary}",
         from_events=("renewal_cancel_scheduled",),
@@ -193,7 +196,7 @@ def notification_deliver(
     spec = EVENTS[event]
     context = _context(order, event, spec)
     if channel == NotificationChannel.EMAIL:
-        recipients = _recipients(order, spec)
+        recipients = _recipients(order, spec, context["actor_id"])
         if not recipients:
             return DeliveryOutcome(None)
         send: Callable[[], webhooks.PostResult] = functools.partial(
@@ -265,6 +268,7 @@ def _context(order: Order, event: str, spec: EventSpec) -> dict[str, Any]:
         "actor": "someone",
         "summary": "",
     }
+    actor_id: int | None = None
     if spec.from_events:
         latest = (
             order.events.filter(kind__in=spec.from_events)
@@ -275,6 +279,7 @@ def _context(order: Order, event: str, spec: EventSpec) -> dict[str, Any]:
         if latest is not None:
             if latest.actor is not None:
                 words["actor"] = latest.actor.get_username()
+                actor_id = latest.actor.pk
             words["summary"] = str(latest.detail.get("summary", ""))
     return {
         "order": order,
@@ -283,6 +288,7 @@ def _context(order: Order, event: str, spec: EventSpec) -> dict[str, Any]:
         "sentence": spec.sentence.format(**words),
         "url": f"{conf.site_url()}{order.get_absolute_url()}",
         "workspace": order.workspace,
+        "actor_id": actor_id,
     }
 
 
@@ -315,11 +321,30 @@ def admins_of(order: Order) -> list[str]:
     )
 
 
-def _recipients(order: Order, spec: EventSpec) -> list[str]:
+def other_leads(order: Order, actor_id: int | None) -> list[str]:
+    """Addresses of the workspace's active leads and admins but `actor_id`'s."""
+    return sorted(
+        m.user.email
+        for m in Membership.objects.filter(
+            workspace=order.workspace,
+            role__in=[Role.LEAD, Role.ADMIN],
+            user__is_active=True,
+        )
+        .exclude(user_id=actor_id)
+        .select_related("user")
+        if m.user.email
+    )
+
+
+def _recipients(
+    order: Order, spec: EventSpec, actor_id: int | None = None
+) -> list[str]:
     if spec.audience == APPROVERS:
         return approvers_for(order)
     if spec.audience == ADMINS:
         return admins_of(order)
+    if spec.audience == OTHER_LEADS:
+        return other_leads(order, actor_id)
     return [order.requester.email] if order.requester.email else []
 
 

@@ -326,34 +326,83 @@ class _Scheduled:
     monthly_saving: Decimal
 
 
-def _open_schedules(workspace: Workspace, first: date) -> list[_Scheduled]:
-    rows = (
+def _open_schedules(
+    workspace: Workspace, first: date, prices: dict[Kind, UnitPrice]
+) -> list[_Scheduled]:
+    """The open schedules with what they still take away: their chosen mailboxes that are
+    still live, counted now (one that was cancelled meanwhile by hand is not taken off the
+    forecast a second time), and the saving that leaves at today's prices."""
+    rows = list(
         ScheduledCancellation.objects.in_workspace(workspace)
         .open()
         .filter(renewal_on__gte=first)
         .values_list(
+            "order_id",
             "renewal_on",
-            "breakdown",
+            "emails",
+            "domains",
             "order__order_type",
             "order__placed_at",
             "order__created_at",
-            "monthly_saving",
         )
     )
-    return [
-        _Scheduled(
-            renewal_on=renewal_on,
-            kind_prewarmed=order_type == OrderType.PRE_WARMED_UP,
-            bought=None
-            if order_type == OrderType.EXTRA_ACCOUNTS
-            else timezone.localtime(placed_at or created_at).date(),
-            breakdown={
-                int(p): (int(v[0]), int(v[1])) for p, v in (breakdown or {}).items()
-            },
-            monthly_saving=monthly_saving,
+    # Every live mailbox of the orders concerned: (order, domain) → [(address, provider)].
+    live: dict[tuple[int, str], list[tuple[str, int]]] = defaultdict(list)
+    for order_id, domain, provider, prefix in (
+        Mailbox.objects.filter(item__order_id__in={row[0] for row in rows})
+        .exclude(status=MailboxStatus.CANCELLED)
+        .values_list("item__order_id", "item__domain", "item__provider", "email_prefix")
+    ):
+        domain = domain.lower()
+        live[order_id, domain].append((f"{prefix}@{domain}".lower(), provider))
+    scheduled = []
+    for (
+        order_id,
+        renewal_on,
+        emails,
+        domains,
+        order_type,
+        placed_at,
+        created_at,
+    ) in rows:
+        chosen = {e.lower() for e in emails or []}
+        whole = {d.lower() for d in domains or []}
+        breakdown: dict[int, tuple[int, int]] = {}
+        for (order, domain), mailboxes in live.items():
+            if order != order_id:
+                continue
+            going = [
+                provider
+                for email, provider in mailboxes
+                if email in chosen or domain in whole
+            ]
+            if going:
+                provider = going[0]
+                count, domains_gone = breakdown.get(provider, (0, 0))
+                breakdown[provider] = (
+                    count + len(going),
+                    domains_gone + int(len(going) == len(mailboxes)),
+                )
+        prewarmed = order_type == OrderType.PRE_WARMED_UP
+        pays_domains = order_type != OrderType.EXTRA_ACCOUNTS
+        monthly, _yearly = schedule_breakdown_saving(
+            prices=prices,
+            prewarmed=prewarmed,
+            pays_domains=pays_domains,
+            breakdown=breakdown,
         )
-        for renewal_on, breakdown, order_type, placed_at, created_at, monthly_saving in rows
-    ]
+        scheduled.append(
+            _Scheduled(
+                renewal_on=renewal_on,
+                kind_prewarmed=prewarmed,
+                bought=timezone.localtime(placed_at or created_at).date()
+                if pays_domains
+                else None,
+                breakdown=breakdown,
+                monthly_saving=monthly,
+            )
+        )
+    return scheduled
 
 
 # What the forecast reads of the live items: their counts and their unit prices.
@@ -370,7 +419,7 @@ def renewal_forecast(
     today = timezone.localdate(now or timezone.now())
     dates = renewal_dates(today)
     live, prices = base if base is not None else _base(workspace)
-    schedules = _open_schedules(workspace, dates[0])
+    schedules = _open_schedules(workspace, dates[0], prices)
     months = []
     for renews_on in dates:
         # What the schedules due by this renewal take away, per provider and kind.

@@ -122,12 +122,15 @@ def test_more_than_the_threshold_waits_for_a_lead_and_tells_the_approvers(
         "A lead other than leo must approve it."
         in OrderEvent.objects.get(kind="renewal_cancel_scheduled").detail["summary"]
     )
-    # To the workspace's approvers (orders/notifications.py decides who they are).
+    # To the workspace's other leads and admins: never to the one who scheduled it, who
+    # may not approve it.
     told = {to for m in mail.outbox for to in m.to}
     assert {m.subject for m in mail.outbox} == {
         "Approve a cancellation before renewal: Q3"
     }
     assert "lena@example.test" in told
+    assert lead.email
+    assert lead.email not in told
 
 
 def test_an_operator_always_needs_a_lead(cancellable, operator):
@@ -637,3 +640,29 @@ def test_skipping_twice_or_a_gone_schedule_does_nothing(cancellable, lead):
     assert not renewal_schedules._skip(424242, statuses, "Gone.", RUN_DAY)
     assert not renewal_schedules._report(424242, RUN_DAY)
     assert OrderEvent.objects.filter(kind="renewal_cancel_skipped").count() == 1
+
+
+def test_a_scheduled_mailbox_cancelled_by_hand_meanwhile_is_taken_off_once(
+    cancellable, lead
+):
+    from orders import cancellation_runs, renewals
+
+    before = renewals.renewal_forecast(workspace=cancellable.workspace, now=NOW)
+    schedule(
+        cancellable, lead, mailbox_ids=[mailbox(cancellable, "jane@tryacme.org").pk]
+    )
+    scheduled = renewals.renewal_forecast(workspace=cancellable.workspace, now=NOW)
+    assert scheduled.scheduled_monthly == Decimal("5.00")
+    assert scheduled.next.total == before.next.total - Decimal("5.00")
+
+    cancellation_runs.order_cancel_mailboxes(
+        order=cancellable,
+        by=lead,
+        domains=["tryacme.org"],
+        confirmation="cancel 1 mailbox",
+    )
+
+    after = renewals.renewal_forecast(workspace=cancellable.workspace, now=NOW)
+    # The mailbox no longer renews (the tally lost it); the schedule saves nothing more.
+    assert after.next.total == before.next.total - Decimal("5.00")
+    assert after.scheduled_monthly == Decimal("0.00")
