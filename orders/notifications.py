@@ -329,10 +329,8 @@ def other_leads(order: Order, actor_id: int | None) -> list[str]:
             workspace=order.workspace,
             role__in=[Role.LEAD, Role.ADMIN],
             user__is_active=True,
-        )
-        .exclude(user_id=actor_id)
-        .select_related("user")
-        if m.user.email
+        ).select_related("user")
+        if m.user.email and m.user_id != actor_id
     )
 
 
