@@ -261,20 +261,20 @@ def _speeds(workspace: Workspace, since: datetime) -> list[ProviderSpeed]:
     the chart's months: at most SPEED_SAMPLE a provider, read newest first through the index
     on (workspace, placed_at), so the cost does not grow with the history (the figure says
     how many orders it is the median of)."""
-    newest = [
-        PlacedShare.objects.filter(
-            workspace=workspace,
-            provider=provider,
-            placed_at__gte=since,
-            took__isnull=False,
-        )
-        .order_by("-placed_at")
-        .values_list("provider", "took")[:SPEED_SAMPLE]
-        for provider in Provider.values
-    ]
+    # One query per provider: SQLite cannot limit the parts of a UNION.
     took: dict[int, list[timedelta]] = defaultdict(list)
-    for provider, duration in newest[0].union(*newest[1:], all=True):
-        took[provider].append(cast("timedelta", duration))  # never null: filtered
+    for provider in Provider.values:
+        took[provider] = [
+            cast("timedelta", duration)  # never null: filtered
+            for duration in PlacedShare.objects.filter(
+                workspace=workspace,
+                provider=provider,
+                placed_at__gte=since,
+                took__isnull=False,
+            )
+            .order_by("-placed_at")
+            .values_list("took", flat=True)[:SPEED_SAMPLE]
+        ]
     return [
         ProviderSpeed(
             provider=Provider(p),

@@ -7,7 +7,6 @@ from typing import Any, Self
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F
 from django.urls import reverse
 
 from orders.lifecycle import (
@@ -171,21 +170,8 @@ class Order(models.Model):
         # only and live in migration 0014, not here: SQLite has no such index.
         indexes = [
             models.Index(fields=["workspace", "status"], name="order_ws_status"),
-            # The history's sorts by price, both ways, unpriced orders last, newest first
-            # among equals (history.sort_ordering); the admin's, across workspaces.
-            *(
-                models.Index(
-                    F("workspace"),
-                    getattr(F(column), way)(nulls_last=True),
-                    F("id").desc(),
-                    name=f"order_ws_{short}_{way}",
-                )
-                for column, short in (
-                    ("approved_due_now", "due"),
-                    ("approved_per_month", "month"),
-                )
-                for way in ("asc", "desc")
-            ),
+            # The sorts by price: the admin's across workspaces here; the history's per
+            # workspace, unpriced orders last, are PostgreSQL-only (migration 0020).
             models.Index(fields=["approved_due_now", "id"], name="order_due_id"),
             models.Index(fields=["approved_per_month", "id"], name="order_month_id"),
             # The dashboard's attention count and list: the few delivered orders whose
