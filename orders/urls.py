@@ -95,4 +95,10 @@ urlpatterns = [
         name="credentials_csv",
     ),
     # --- end credentials ---
+    # --- issue 16: capacity planner ---
+    # --- end capacity planner ---
+    # --- issue 16: persona library ---
+    # --- end persona library ---
+    # --- issue 16: burned domains, templates and "order again" ---
+    # --- end burned domains, templates ---
 ]

@@ -8,7 +8,8 @@ Modules: `workspaces` (policy, members and roles, Instantly keys), `order` (type
 queryset, the order), `items` (providers, items, mailboxes), `quote`, `audit` (events,
 edits, undo snapshots), `remote` (availability checks, cancellation runs, the mirror of
 Instantly's lists), `notifications` (delivery attempts), `tallies` (the dashboard's running
-summaries), `renewals` (cancellations scheduled before a renewal). Import from the package:
+summaries), `renewals` (cancellations scheduled before a renewal), `planning` (personas,
+order templates, burned domains). Import from the package:
 the names below are its interface.
 """
 
@@ -86,6 +87,12 @@ from orders.models.renewals import (
     ScheduleStatus,
     ScheduledCancellation,
 )
+from orders.models.planning import (
+    Persona,
+    OrderTemplate,
+    BurnReason,
+    DomainBurn,
+)
 # isort: on
 
 __all__ = [
@@ -93,11 +100,13 @@ __all__ = [
     "ApprovalPolicy",
     "BUDGET_STATUSES",
     "BoughtTally",
+    "BurnReason",
     "CANCELLABLE_STATUSES",
     "CancellationRun",
     "CancellationStatus",
     "CheckStatus",
     "DeliveryStatus",
+    "DomainBurn",
     "DomainCheck",
     "DraftSnapshot",
     "EDITABLE_STATUSES",
@@ -125,9 +134,11 @@ __all__ = [
     "OrderItem",
     "OrderQuerySet",
     "OrderStatus",
+    "OrderTemplate",
     "OrderType",
     "PendingInstantlyKey",
     "PendingKeyStatus",
+    "Persona",
     "PlacedShare",
     "Provider",
     "Quote",
