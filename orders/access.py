@@ -34,17 +34,29 @@ class WorkspaceRequest(HtmxHttpRequest):
     user: User
 
 
-def membership_for(user: AbstractBaseUser | AnonymousUser, slug: str) -> Membership:
+def membership_for(
+    user: AbstractBaseUser | AnonymousUser, slug: str, *, with_key: bool = False
+) -> Membership:
     # At most one row (unique user and workspace): no ORDER BY to build, on every request.
-    found = Membership.objects.for_user(user).filter(workspace__slug=slug)[:1]
+    found = Membership.objects.for_user(user).filter(workspace__slug=slug)
+    if with_key:
+        # The workspace's Instantly key in the same query, for the views that call Instantly
+        # on every edit (`instantly_keys.instantly_client_for` uses it; docs/performance.md).
+        found = found.select_related("workspace__instantly_key")
+    found = found[:1]
     membership = next(iter(found), None)
     if membership is None:
         raise Http404("No such workspace.")
+    if with_key:
+        workspace = membership.workspace
+        workspace.key_read_with_membership = (
+            Workspace.instantly_key.related.get_cached_value(workspace),
+        )
     return membership
 
 
 def workspace_view(
-    min_role: Role = Role.OPERATOR,
+    min_role: Role = Role.OPERATOR, *, with_key: bool = False
 ) -> Callable[
     [Callable[Concatenate[WorkspaceRequest, P], HttpResponse]],
     Callable[Concatenate[HttpRequest, P], HttpResponse],
@@ -57,7 +69,7 @@ def workspace_view(
             request: HttpRequest, *args: P.args, **kwargs: P.kwargs
         ) -> HttpResponse:
             slug: Any = kwargs["slug"]
-            membership = membership_for(request.user, str(slug))
+            membership = membership_for(request.user, str(slug), with_key=with_key)
             if not membership.has_role(min_role):
                 raise PermissionDenied(
                     f"This needs the {min_role.label} role in {membership.workspace}."

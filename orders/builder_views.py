@@ -73,7 +73,7 @@ def order_new(request: WorkspaceRequest, slug: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@workspace_view()
+@workspace_view(with_key=True)
 def order_build(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     order = _order(request, pk)
     if not order.is_editable:
@@ -191,7 +191,7 @@ def _client_redirect(request: WorkspaceRequest, url: str) -> HttpResponse:
 
 
 @require_POST
-@workspace_view()
+@workspace_view(with_key=True)
 def order_quote(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     """Re-quote the saved draft (the quote panel's retry, and the benchmark's round trip)."""
     # Only the columns this path reads: it runs per keystroke, and an order row is wide

@@ -206,8 +206,13 @@ def instantly_client_for(
     Build it outside transactions and close it (it is a context manager) when done.
     """
     source: InstantlyKey | PendingInstantlyKey | None = key
-    if source is None:
-        # One key per workspace (one-to-one): no ORDER BY; this runs on every quote.
+    if source is None and workspace.key_read_with_membership is not None:
+        # Read with the request's membership (`workspace_view(with_key=True)`): the quote
+        # runs on every edit, and this saves it a query. Only a key read in this request is
+        # used this way; anywhere else the key is read fresh below.
+        (source,) = workspace.key_read_with_membership
+    elif source is None:
+        # One key per workspace (one-to-one): no ORDER BY.
         source = next(iter(InstantlyKey.objects.filter(workspace=workspace)[:1]), None)
     if source is None:
         raise _key_missing(workspace)

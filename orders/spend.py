@@ -358,8 +358,10 @@ def workspace_dashboard(
                 "pk", filter=Q(status__in=ATTENTION_STATUSES) | HEALTH_ATTENTION
             ),
             stuck=Count("pk", filter=stuck_q(now)),
+            # The approved quote's price as copied onto the order (migration 0020): the
+            # join to the quotes read every quote of the workspace (docs/performance.md).
             committed_unbought=Sum(
-                "approved_quote__per_month", filter=Q(status__in=UNBOUGHT_BUDGET)
+                "approved_per_month", filter=Q(status__in=UNBOUGHT_BUDGET)
             ),
         )
     )

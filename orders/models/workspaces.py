@@ -51,6 +51,12 @@ class Workspace(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Not a column: the workspace's Instantly key as read together with the request's
+    # membership (`access.workspace_view(with_key=True)`, for the views that ask Instantly
+    # for a quote on every edit), in a 1-tuple so that "read: no key" differs from "not
+    # read". Only `instantly_keys.instantly_client_for` uses it; anything else reads the key.
+    key_read_with_membership: tuple[InstantlyKey | None] | None = None
+
     class Meta:
         ordering = ["name"]
         constraints = [

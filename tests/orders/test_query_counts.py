@@ -129,9 +129,10 @@ def quote_queries(client: Client, order: Order) -> tuple[int, int]:
 
 
 # The quote endpoint runs on every keystroke (docs/performance.md, "Quote overhead"): the
-# user, the membership, the order's few columns, the draft in one query, the key, the new
-# quote. 8 before issue 14 (the draft in two queries, a look for a reusable quote).
-QUOTE = 6
+# user, the membership with the workspace's key, the order's few columns, the draft in one
+# query, the new quote. 8 before issue 14 (the draft in two queries, a look for a reusable
+# quote, the key on its own).
+QUOTE = 5
 
 
 @pytest.mark.parametrize("size", [1, 4])
@@ -145,3 +146,23 @@ def test_quote_endpoint(
     portal, sandbox = quote_queries(operator_client, order)
     assert sandbox > 0  # the simulation really ran
     assert portal == QUOTE
+
+
+def test_quote_without_a_key_says_so_with_the_key_read_alongside(
+    operator_client, workspace, operator, remote
+) -> None:  # type: ignore[no-untyped-def]
+    """The key comes with the membership on the quote path: "read, no key" must still mean
+    no key (and ask for one), not "not read" (which would read it again)."""
+    from orders.instantly_keys import NO_KEY_PROBLEM
+    from orders.models import InstantlyKey
+
+    order = draft_order(workspace, operator, items=items(1))
+    InstantlyKey.objects.filter(workspace=workspace).delete()
+    with CaptureQueriesContext(connection) as ctx:
+        response = operator_client.post(
+            url("quote", order), headers={"HX-Request": "true"}
+        )
+    assert response.status_code == 200
+    assert NO_KEY_PROBLEM in response.content.decode()
+    # Not read a second time on its own.
+    assert not any('FROM "orders_instantlykey"' in q["sql"] for q in ctx)
