@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django_htmx.middleware import HtmxDetails
 
-from orders.models import Membership, Role, Workspace
+from orders.models import InstantlyKey, Membership, Role, Workspace
 
 P = ParamSpec("P")
 SESSION_WORKSPACE = "workspace_slug"
@@ -49,9 +49,8 @@ def membership_for(
         raise Http404("No such workspace.")
     if with_key:
         workspace = membership.workspace
-        workspace.key_read_with_membership = (
-            Workspace.instantly_key.related.get_cached_value(workspace),
-        )
+        key = Workspace.instantly_key.related.get_cached_value(workspace)
+        workspace.key_read_with_membership = (cast("InstantlyKey | None", key),)
     return membership
 
 
