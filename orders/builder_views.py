@@ -115,6 +115,7 @@ def order_build(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
                 else posted.order_type,
                 title=posted.title,
                 undo_label=items.undo_label,
+                shown=posted.items,
             )
     except drafts.DraftConflict as exc:
         messages.warning(request, str(exc))

@@ -143,11 +143,14 @@ def order_draft_save(
     order_type: str | None = None,
     title: str | None = None,
     undo_label: str = "",
+    shown: Sequence[DraftItem] | None = None,
 ) -> Order:
     """Replace the draft's items and mailboxes with `items`.
 
     With `undo_label` (a destructive action: remove, replace, clear, undo) the items as they
     were are kept in a DraftSnapshot in this same transaction, so "Undo" can bring them back.
+    `shown` is what the page held when the action was clicked: it is what the snapshot keeps,
+    since typing that autosave had not sent yet would otherwise be lost to the undo.
 
     Raises DraftConflict when `version` is not the stored one (someone saved in between) and
     DraftLocked when the order is no longer editable. Local rule findings never block a save.
@@ -172,8 +175,9 @@ def order_draft_save(
         # Autosave fires on focus changes too; an identical save keeps the version, so another
         # tab's copy stays current.
         return locked
-    if undo_label and before != list(items):
-        _snapshot_take(order=locked, by=by, items=before, label=undo_label)
+    kept = before if shown is None else list(shown)
+    if undo_label and kept != list(items):
+        _snapshot_take(order=locked, by=by, items=kept, label=undo_label)
     changes: dict[str, object] = {"version": locked.version + 1}
     if order_type is not None and order_type != locked.order_type:
         changes["order_type"] = OrderType(order_type)

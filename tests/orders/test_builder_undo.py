@@ -191,6 +191,21 @@ def test_undo_keeps_what_was_typed_and_can_itself_be_undone(operator_client, dra
     assert stored(draft) == [("acme-mail.com", ["jane", "johnny"])]
 
 
+def test_undo_of_a_removal_brings_back_typing_autosave_had_not_sent(
+    operator_client, draft
+):
+    save(operator_client, draft, [("acme-mail.com", 1, [JANE]), ("", 1, [])])
+    # The second row's domain is typed, then a removal is clicked before autosave ran.
+    typed = [("acme-mail.com", 1, [JANE]), ("tryacme.org", 1, [])]
+    save(operator_client, draft, typed, remove_domain="0")
+    assert stored(draft) == [("tryacme.org", [])]
+
+    snapshot = DraftSnapshot.objects.get()
+    save(operator_client, draft, [("tryacme.org", 1, [])], undo=str(snapshot.pk))
+
+    assert stored(draft) == [("acme-mail.com", ["jane"]), ("tryacme.org", [])]
+
+
 def test_undo_from_a_stale_tab_is_refused_and_changes_nothing(operator_client, draft):
     save(operator_client, draft, TWO)
     stale = fresh(draft)
