@@ -17,7 +17,7 @@ from orders import mailboxes
 from orders.builder_forms import LIMITS, BuilderPost, size_problem, text_problem
 from orders.builder_generator import plan_generation
 from orders.domains import normalise_domain, shorten
-from orders.models import OrderType, Provider
+from orders.models import Order, OrderType, Provider
 from orders.rules import DraftItem, DraftMailbox
 
 
@@ -97,8 +97,12 @@ def _index(value: str, items: Sequence[Any]) -> int | None:
     return index if 0 <= index < len(items) else None
 
 
-def apply_action(action: Action, posted: BuilderPost, data: QueryDict) -> ActionResult:
+def apply_action(
+    action: Action, posted: BuilderPost, data: QueryDict, *, order: Order | None = None
+) -> ActionResult:
     """The draft after the clicked button; problems are reported, never raised.
+
+    `order` is the draft being edited, for the generator's names from the persona library.
 
     With any error the caller saves nothing: an action is done whole or not at all, and a
     draft never grows past the maximum size (`size_problem`).
@@ -147,7 +151,7 @@ def apply_action(action: Action, posted: BuilderPost, data: QueryDict) -> Action
         where = items[i].domain or f"domain row {i + 1}"
         result.undo_label = f"Removed all {count} mailboxes from {where}"
     elif name == "generate" and (i := _index(value, items)) is not None:
-        _generate(result, i, data)
+        _generate(result, i, data, order)
     elif name == "ms_bundle" and (i := _index(value, items)) is not None:
         names = _names_for(result, i, data)
         pattern = _pattern_for(result, i, data)
@@ -250,9 +254,11 @@ def _names_for(
     return names
 
 
-def _generate(result: ActionResult, index: int, data: QueryDict) -> None:
+def _generate(
+    result: ActionResult, index: int, data: QueryDict, order: Order | None
+) -> None:
     item = result.items[index]
-    plan = plan_generation(item, index, data)
+    plan = plan_generation(item, index, data, order=order, items=result.items)
     if plan.problems:
         result.errors.extend(plan.problems)
         return

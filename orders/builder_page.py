@@ -113,9 +113,11 @@ def rows_for(
     result: instantly.OrderResult | None,
     *,
     generator_data: QueryDict | None = None,
+    order: Order | None = None,
 ) -> list[ItemRow]:
     """The domain rows as shown; with `generator_data` (the posted form, or an empty one)
-    each row also carries its generator's preview."""
+    each row also carries its generator's preview (`order`: the draft, for names from the
+    persona library)."""
     # Findings count items and rows from 1; the page indexes them from 0.
     findings: dict[tuple[int | None, int | None], list[Finding]] = defaultdict(list)
     for finding in rules.check_draft(order_type, items):
@@ -162,7 +164,14 @@ def rows_for(
                 else PROVIDER_RULES[Provider.GOOGLE],
                 price=prices.get(item.domain),
                 is_free=item.domain in free,
-                generator=plan_generation(item, index, generator_data, preview=True)
+                generator=plan_generation(
+                    item,
+                    index,
+                    generator_data,
+                    preview=True,
+                    order=order,
+                    items=items,
+                )
                 if generator_data is not None and order_type != OrderType.PRE_WARMED_UP
                 else None,
             )
@@ -278,6 +287,7 @@ def page_context(
         order_type,
         quote_view.result,
         generator_data=form_data if form_data is not None else QueryDict(),
+        order=order,
     )
     return {
         **quote_context(

@@ -90,7 +90,7 @@ def order_build(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
             order, request=request, posted=posted, form_data=request.POST
         )
         return _whole_builder(request, context)
-    items = apply_action(action, posted, request.POST)
+    items = apply_action(action, posted, request.POST, order=order)
     if items.errors:
         # Nothing is saved: the page comes back with what was typed and why.
         context = page_context(

@@ -11,7 +11,7 @@ carries on from the last saved batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -34,6 +34,7 @@ from orders.models import (
     CheckStatus,
     DomainCheck,
     Order,
+    OrderItem,
     OrderType,
     Provider,
     RemoteAccount,
@@ -336,10 +337,18 @@ def domain_checks_sweep(*, now: datetime | None = None) -> int:
 
 def check_context(check: DomainCheck) -> dict[str, Any]:
     rows = [(domain, check.results.get(domain)) for domain in check.domains]
+    # A draft made from a template checks domains it already holds (orders/order_shapes.py):
+    # those say so instead of offering to add them a second time.
+    in_draft = set(
+        OrderItem.objects.filter(order=check.order_id).values_list("domain", flat=True)
+    )
     return {
         "check": check,
         "check_rows": rows,
-        "available": [d for d, r in rows if r and r["state"] == "available"],
+        "in_draft": in_draft,
+        "available": [
+            d for d, r in rows if r and r["state"] == "available" and d not in in_draft
+        ],
     }
 
 
@@ -349,9 +358,26 @@ def check_context(check: DomainCheck) -> dict[str, Any]:
 def prewarmed_stock(
     *, order: Order, search: str, extensions: Sequence[str]
 ) -> dict[str, Any]:
+    taken = set(order.items.values_list("domain", flat=True))
+    return prewarmed_offers(
+        workspace=order.workspace, search=search, extensions=extensions, taken=taken
+    )
+
+
+def prewarmed_offers(
+    *,
+    workspace: Workspace,
+    search: str = "",
+    extensions: Sequence[str] = (),
+    taken: Collection[str] = (),
+    priced: int | None = None,
+) -> dict[str, Any]:
+    """The pre-warmed stock now, less `taken`: {"stock": rows with their "price"
+    (StockPrice, or None past the first `priced` rows or when the simulation failed)} or
+    {"problem": words, "fix_key": bool}. The builder's finder and the capacity planner."""
     allowed = [e for e in extensions if e in {"com", "org", "co"}]
     try:
-        with instantly_keys.instantly_client_for(workspace=order.workspace) as client:
+        with instantly_keys.instantly_client_for(workspace=workspace) as client:
             stock = client.pre_warmed_domains(
                 extensions=allowed or None, search=search.strip() or None
             )
@@ -362,7 +388,6 @@ def prewarmed_stock(
             "problem": _remote_problem(exc),
             "fix_key": isinstance(exc, instantly_keys.KEY_PROBLEMS),
         }
-    taken = set(order.items.values_list("domain", flat=True))
     rows = [
         {
             "domain": d.domain,
@@ -374,10 +399,10 @@ def prewarmed_stock(
         for d in stock
         if d.domain not in taken
     ]
-    priced = _prewarmed_prices(order, rows[:PREWARMED_PRICED])
+    prices = _prewarmed_prices(workspace, rows[: priced or PREWARMED_PRICED])
     for row in rows:
-        row["price"] = priced.get(str(row["domain"]))
-    return {"stock": rows, "searched": True, "priced": bool(priced)}
+        row["price"] = prices.get(str(row["domain"]))
+    return {"stock": rows, "searched": True, "priced": bool(prices)}
 
 
 # How many listed pre-warmed domains are priced (one simulation covers them all).
@@ -392,7 +417,7 @@ class StockPrice:
 
 
 def _prewarmed_prices(
-    order: Order, rows: Sequence[Mapping[str, Any]]
+    workspace: Workspace, rows: Sequence[Mapping[str, Any]]
 ) -> dict[str, StockPrice]:
     """What each listed domain includes and costs. The stock list names only the domain and
     its provider; one simulation of buying them all tells the mailboxes and prices (nothing
@@ -406,7 +431,7 @@ def _prewarmed_prices(
         ],
     }
     try:
-        with instantly_keys.instantly_client_for(workspace=order.workspace) as client:
+        with instantly_keys.instantly_client_for(workspace=workspace) as client:
             result = client.simulate_order(payload)
     except (instantly_keys.InstantlyKeyMissing, instantly.InstantlyError) as exc:
         logger.info("pre-warmed stock not priced: %s", type(exc).__name__)

@@ -228,6 +228,15 @@ class EventKind(models.TextChoices):
         "renewal_cancel_skipped",
         "Scheduled cancellation not carried out",
     )
+    # Burn-and-replace (issue 16, orders/burns.py): a delivered domain marked burned, and
+    # the replacement drafted for it, recorded on both orders' timelines. Its cancellation
+    # before the renewal records the renewal_cancel_* kinds above.
+    DOMAIN_BURNED = "domain_burned", "Domain marked burned"
+    BURN_REPLACEMENT_DRAFTED = (
+        "burn_replacement_drafted",
+        "Replacement drafted for a burned domain",
+    )
+    BURN_REPLACES = "burn_replaces", "Drafted to replace a burned domain"
 
 
 class OrderHealth(models.TextChoices):

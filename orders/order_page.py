@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Count, F, Q
 
 from orders import billing, cancellation_runs, workflow
+from orders.burn_panel import BURN_RELATED
 from orders.lifecycle import (
     CANCELLED_STATUSES,
     REOPENABLE_STATUSES,
@@ -184,7 +185,11 @@ def detail_context(order: Order) -> dict[str, object]:
         cost = billing.current_cost(bill, billing.live_mailboxes(order))
     return {
         "order": order,
-        "items": order.items.prefetch_related("mailboxes"),
+        # Each delivered domain's burn panel reads its burn from this join (issue 16).
+        "items": order.items.select_related(*BURN_RELATED).prefetch_related(
+            "mailboxes"
+        ),
+        "burn_panels": True,
         "quote": order.approved_quote,
         "bill": bill,
         "bill_words": bill.charge_words(placed=order.placed_at is not None)

@@ -256,7 +256,7 @@ def _spend_by_month(
     return [MonthSpend(month=m, by_provider=spend[m]) for m in months]
 
 
-def _speeds(workspace: Workspace, since: datetime) -> list[ProviderSpeed]:
+def provider_speeds(workspace: Workspace, since: datetime) -> list[ProviderSpeed]:
     """The median time to ready per provider, over its newest orders that became ready in
     the chart's months: at most SPEED_SAMPLE a provider, read newest first through the index
     on (workspace, placed_at), so the cost does not grow with the history (the figure says
@@ -383,7 +383,7 @@ def workspace_dashboard(
         monthly_budget=workspace.monthly_budget,
         months=_spend_by_month(workspace, since, months),
         mailboxes=_mailboxes(workspace),
-        speeds=_speeds(workspace, since),
+        speeds=provider_speeds(workspace, since),
         attention=list(attention_orders(workspace, now)[:ATTENTION_LIST_LENGTH]),
         unhealthy=_unhealthy(workspace),
     )

@@ -4,10 +4,14 @@ from django.urls import path
 
 from orders import (
     builder_views,
+    burn_views,
     credentials_views,
     forwarding_views,
     history_views,
     members_views,
+    order_template_views,
+    persona_views,
+    planner_views,
     renewals_views,
     views,
     workflow_views,
@@ -96,9 +100,45 @@ urlpatterns = [
     ),
     # --- end credentials ---
     # --- issue 16: capacity planner ---
+    path("plan/", planner_views.planner_page, name="planner"),
+    path("plan/draft/", planner_views.planner_create, name="planner_create"),
     # --- end capacity planner ---
     # --- issue 16: persona library ---
+    path("personas/", persona_views.personas_page, name="personas"),
+    path("personas/<int:pk>/", persona_views.persona_edit, name="persona_edit"),
+    path(
+        "personas/<int:pk>/delete/",
+        persona_views.persona_delete,
+        name="persona_delete",
+    ),
+    path("personas/import/", persona_views.personas_import, name="personas_import"),
+    path("personas/export.csv", persona_views.personas_export, name="personas_export"),
     # --- end persona library ---
     # --- issue 16: burned domains, templates and "order again" ---
+    path(
+        "orders/<int:pk>/domains/<int:item_pk>/burn/",
+        burn_views.domain_burn,
+        name="domain_burn",
+    ),
+    # Templates and "order again" (orders/order_template_views.py).
+    path("templates/", order_template_views.templates_page, name="templates"),
+    path(
+        "templates/<int:pk>/draft/",
+        order_template_views.template_draft,
+        name="template_draft",
+    ),
+    path(
+        "templates/<int:pk>/delete/",
+        order_template_views.template_delete,
+        name="template_delete",
+    ),
+    path(
+        "orders/<int:pk>/save-template/",
+        order_template_views.template_save,
+        name="template_save",
+    ),
+    path(
+        "orders/<int:pk>/again/", order_template_views.order_again, name="order_again"
+    ),
     # --- end burned domains, templates ---
 ]

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseStopPolling
 
 from orders import (
+    burn_rates,
     dashboard_charts,
     enqueue,
     history_views,
@@ -68,6 +69,16 @@ def dashboard(request: WorkspaceRequest, slug: str) -> HttpResponse:
             mailboxes=[
                 (m.provider, m.ready, m.provisioning) for m in figures.mailboxes
             ],
+        ),
+        # Issue 16: burned domains out of delivered ones, per provider and order type; the
+        # delivered count is kept under the stamp of the tallies read above.
+        "replacement_rates": burn_rates.replacement_rates(
+            workspace=request.workspace,
+            stamp=(
+                figures.active_orders,
+                figures.active_monthly,
+                [(m.provider, m.ready, m.provisioning) for m in figures.mailboxes],
+            ),
         ),
         "recent_orders": Order.objects.in_workspace(request.workspace).select_related(
             "requester", "workspace"

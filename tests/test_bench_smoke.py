@@ -57,6 +57,7 @@ def test_every_benchmark_runs_at_smoke_size_and_its_counts_hold(tmp_path: Path) 
         "health_poll_api_calls@sqlite",
         "history_queries_per_page_200@sqlite",
         "load_errors@sqlite",
+        "planner_p95_ms@sqlite",
         "poll_api_calls@sqlite",
         "quote_overhead_ratio@sqlite",
     ):

@@ -8,12 +8,12 @@ runs and never wait on Instantly in the request.
 
 Importing the modules registers their pages: workspaces.py (workspaces, members, keys),
 order_pages.py and order_actions.py (orders), records.py (quotes, events, edits, snapshots,
-notification deliveries).
+notification deliveries), burns.py (burned domains, issue 16).
 """
 
 from __future__ import annotations
 
-from orders.admin import records, workspaces
+from orders.admin import burns, records, workspaces
 from orders.admin.common import ViewOnlyMixin
 from orders.admin.order_pages import MAILBOX_TABLE_LIMIT, OrderAdmin
 
@@ -21,6 +21,7 @@ __all__ = [
     "MAILBOX_TABLE_LIMIT",
     "OrderAdmin",
     "ViewOnlyMixin",
+    "burns",
     "records",
     "workspaces",
 ]
