@@ -289,11 +289,11 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Request size (DATA_UPLOAD) ---------------------------------------------------------------
-# The order builder posts the whole draft at once: 7 fields per domain row and 3 per mailbox,
+# The order builder posts the whole draft at once: 9 fields per domain row and 3 per mailbox,
 # plus about 20 for the page itself, and a draft holds at most 200 domains and 1,000 mailboxes
 # (orders/builder_forms.py: FIELDS_PER_*, MAX_DRAFT_*; tests/orders/test_draft_limits.py keeps
 # these in step). Django's default of 1,000 fields refused drafts of ~7 Microsoft domains.
-DATA_UPLOAD_MAX_NUMBER_FIELDS = 200 * 7 + 1_000 * 3 + 20  # 4,420
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200 * 9 + 1_000 * 3 + 20  # 4,820
 # The largest draft typed to every column's length in a non-Latin script is about 3.4 MB once
 # URL-encoded (9 bytes per character); Django's default is 2.5 MB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

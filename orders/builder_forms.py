@@ -36,9 +36,10 @@ MAX_DRAFT_MAILBOXES: Final = 1_000
 MAX_MAILBOXES_PER_ITEM: Final = 100
 # What one builder POST carries, for DATA_UPLOAD_MAX_NUMBER_FIELDS in dfyportal/settings.py:
 # per domain row its domain, provider and forwarding fields plus the generator's names, pattern,
-# count and add-or-replace choice; per mailbox first name, last name and prefix; then the CSRF token, version, order
-# type, title and the clicked button, with room for a few more.
-FIELDS_PER_DOMAIN: Final = 7
+# count, add-or-replace choice, source (typed or the persona library) and cap per persona; per
+# mailbox first name, last name and prefix; then the CSRF token, version, order type, title and
+# the clicked button, with room for a few more.
+FIELDS_PER_DOMAIN: Final = 9
 FIELDS_PER_MAILBOX: Final = 3
 FIXED_FIELDS: Final = 20
 LIMITS: Final = {
