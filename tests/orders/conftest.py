@@ -48,3 +48,18 @@ def cancellable(  # type: ignore[no-untyped-def]
     order.refresh_from_db()
     assert order.status == OrderStatus.PLACED
     return order
+
+
+@pytest.fixture
+def ready(cancellable, workspace, remote):  # type: ignore[no-untyped-def]
+    """The cancellable order delivered: every mailbox ready (the burn tests start from it)."""
+    from orders import fulfilment, instantly_keys
+    from orders.models import OrderStatus
+    from sandbox.switches import switches_set
+
+    switches_set(workspace=remote.sandbox, provisioning_delay_seconds=0)
+    with instantly_keys.instantly_client_for(workspace=workspace) as client:
+        fulfilment.fulfilment_poll_workspace(workspace=workspace, client=client)
+    cancellable.refresh_from_db()
+    assert cancellable.status == OrderStatus.READY
+    return cancellable

@@ -5,14 +5,14 @@ follow-ups; the dashboard's replacement rate; the admin's read-only page."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from orders import burn_rates, fulfilment, instantly_keys, order_shapes
+from orders import burn_rates, order_shapes
 from orders.models import (
     DomainBurn,
     MailboxTally,
@@ -22,28 +22,12 @@ from orders.models import (
     OrderType,
     Provider,
 )
-from sandbox.switches import switches_set
 from tests.factories import MembershipFactory
 from tests.orders.history_data import aware, make_order
+from tests.orders.test_burns import member
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
-
-
-def member(workspace: Any, role: str, **kwargs: Any) -> User:
-    return cast(
-        "User", MembershipFactory(workspace=workspace, role=role, **kwargs).user
-    )
-
-
-@pytest.fixture
-def ready(cancellable: Order, workspace: Any, remote: Any) -> Order:
-    switches_set(workspace=remote.sandbox, provisioning_delay_seconds=0)
-    with instantly_keys.instantly_client_for(workspace=workspace) as client:
-        fulfilment.fulfilment_poll_workspace(workspace=workspace, client=client)
-    cancellable.refresh_from_db()
-    assert cancellable.status == OrderStatus.READY
-    return cancellable
 
 
 def logged_in(client: Client, user: User) -> Client:

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 
-from orders import burns, fulfilment, instantly_keys, order_shapes, renewal_schedules
+from orders import burns, order_shapes, renewal_schedules
 from orders.models import (
     DomainBurn,
     DomainCheck,
@@ -26,7 +26,6 @@ from orders.models import (
     ScheduleStatus,
 )
 from orders.rules import DraftMailbox
-from sandbox.switches import switches_set
 from tests.factories import MembershipFactory, UserFactory
 from tests.orders.history_data import aware, make_order
 
@@ -39,17 +38,6 @@ def member(workspace: Any, role: str, **kwargs: Any) -> User:
     return cast(
         "User", MembershipFactory(workspace=workspace, role=role, **kwargs).user
     )
-
-
-@pytest.fixture
-def ready(cancellable: Order, workspace: Any, remote: Any) -> Order:
-    """The cancellable order (acme-mail.com: jane, john; tryacme.org: jane) delivered."""
-    switches_set(workspace=remote.sandbox, provisioning_delay_seconds=0)
-    with instantly_keys.instantly_client_for(workspace=workspace) as client:
-        fulfilment.fulfilment_poll_workspace(workspace=workspace, client=client)
-    cancellable.refresh_from_db()
-    assert cancellable.status == OrderStatus.READY
-    return cancellable
 
 
 @pytest.fixture
