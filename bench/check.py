@@ -22,7 +22,7 @@ from collections import Counter
 from bench.harness import Figure, scratch_database, size
 
 # One threaded server for the portal and its sandbox, as the quote benchmark measures over.
-from bench.quote import _serve as serve_portal
+from bench.servers import serve_in_process
 
 DOMAINS = size(1500, 100)
 # Issue 14: within one window of Instantly's 30 checks a minute, start-up included.
@@ -47,7 +47,7 @@ def _measure() -> dict[str, Figure]:
     from sandbox.switches import switches_set
 
     settings.ALLOWED_HOSTS = ["*"]
-    server, base = serve_portal()
+    server, base = serve_in_process()
     try:
         sandbox_ws, key = sandbox_workspace_create(name="bench-check")
         # Instantly's own limits, as the sandbox enforces them: 30 checks per clock minute.

@@ -25,27 +25,19 @@ from the sandbox (budget 0).
 from __future__ import annotations
 
 import bisect
-import contextlib
 import json
 import os
-import shlex
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import httpx
-
-from bench import harness
+from bench import harness, servers
 from bench.harness import Figure, scratch_database, size, timing
 
 DEPLOYED_ONLY = True
-ROOT = Path(__file__).resolve().parent.parent
+
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 OPERATORS = size(50, 3)
 SECONDS = size(60, 5)
@@ -56,10 +48,7 @@ DOMAINS, MAILBOXES_PER_DOMAIN = 5, 3
 HISTORY_ORDERS = size(10_000, 20)
 HISTORY_MAILBOXES = size(200_000, 100)
 EDITED_FIELD = "item-0-mb-0-first"  # the first mailbox's first name
-# The portal's session cookie with DJANGO_DEBUG off (dfyportal/settings.py).
-SESSION_COOKIE = "__Secure-sessionid"
 HISTORY_QUERIES = ["", "?status=draft", "?q=load", "?sort=-due_now&per_page=100"]
-STARTUP_SECONDS = 60
 # Past locust's own run time: spawning, letting running tasks finish, writing its results.
 LOCUST_GRACE_SECONDS = 60
 
@@ -84,11 +73,11 @@ def _measure() -> dict[str, Figure]:
 
     work = Path(settings.VAR_DIR) / "load"
     work.mkdir(parents=True, exist_ok=True)
-    env = _server_env()
-    _collect_static(env)
+    env = servers.server_env()
+    servers.collect_static(env)
     with (
-        _server(_sandbox_command(), env, work / "sandbox.log") as sandbox,
-        _server(_portal_command(), env, work / "portal.log") as portal,
+        servers.server(servers.sandbox_command(), env, work / "sandbox.log") as sandbox,
+        servers.server(servers.portal_command(), env, work / "portal.log") as portal,
     ):
         plan = _setup(portal=portal, sandbox=sandbox, results=work / "results.json")
         (work / "plan.json").write_text(json.dumps(plan))
@@ -96,136 +85,6 @@ def _measure() -> dict[str, Figure]:
         _locust(portal, work)
     results = json.loads((work / "results.json").read_text())
     return _figures(results, plan, started)
-
-
-def _server_env() -> dict[str, str]:
-    """Both servers' environment: the scratch database and this run's Redis, as deployed."""
-    from django.conf import settings
-
-    return dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="dfyportal.settings",
-        DJANGO_DEBUG="false",
-        # This process's secrets: its sessions and its encrypted Instantly key must be read.
-        DJANGO_SECRET_KEY=settings.SECRET_KEY,
-        DFY_ENCRYPTION_KEYS=",".join(settings.DFY_ENCRYPTION_KEYS),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_BEHIND_PROXY="true",
-        DJANGO_CONN_MAX_AGE="60",
-        DJANGO_LOG_LEVEL="WARNING",
-        DFY_INSTANTLY_LOG_LEVEL="WARNING",
-        DFY_VAR_DIR=str(settings.VAR_DIR),
-        DATABASE_URL=_database_url(),
-    )
-
-
-def _database_url() -> str:
-    from django.db import connection
-
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return (
-        f"postgres://{quote(db['USER'], safe='')}{password}"
-        f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
-def _collect_static(env: dict[str, str]) -> None:
-    """As the image's build does: with DJANGO_DEBUG off, pages name the collected files."""
-    # Without brotli, as in the image (requirements.lock): locust brings it into the dev venv,
-    # and whitenoise would then spend seconds writing .br copies that nothing here asks for.
-    collect = (
-        "import sys; sys.modules['brotli'] = None; "
-        "from django.core.management import execute_from_command_line; "
-        "execute_from_command_line(['manage.py', 'collectstatic', '--noinput', '-v', '0'])"
-    )
-    subprocess.run(  # noqa: S603 (our interpreter)
-        [sys.executable, "-c", collect],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=STARTUP_SECONDS,
-    )
-
-
-def _portal_command() -> list[str]:
-    """docker-compose's `web` command, bound to a free loopback port instead of 0.0.0.0:8000."""
-    import yaml
-
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    program, *args = shlex.split(compose["services"]["web"]["command"])
-    if program != "gunicorn" or "--bind" not in args:
-        raise RuntimeError(f"docker-compose's web runs {program} {args}: not gunicorn")
-    at = args.index("--bind")
-    del args[at : at + 2]  # gunicorn adds up --bind options rather than replacing them
-    return [sys.executable, "-m", "gunicorn", *args]
-
-
-def _sandbox_command() -> list[str]:
-    # Threads, so that its latency never queues the portal's calls behind each other.
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "dfyportal.wsgi:application",
-        "--workers",
-        "1",
-        "--threads",
-        "8",
-    ]
-
-
-@contextlib.contextmanager
-def _server(command: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
-    """`command` serving on a free loopback port until the block ends; yields its base URL."""
-    port = _free_port()
-    with log.open("w") as out:
-        process = subprocess.Popen(  # noqa: S603 (our interpreter and gunicorn)
-            [*command, "--bind", f"127.0.0.1:{port}", "--error-logfile", "-"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_until_serving(process, base, log)
-            yield base
-        finally:
-            process.terminate()  # gunicorn's graceful stop
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_serving(process: subprocess.Popen[Any], base: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{base} exited at start: {_tail(log)}")
-        with contextlib.suppress(httpx.HTTPError):
-            answer = httpx.get(
-                f"{base}/login/", headers={"X-Forwarded-Proto": "https"}, timeout=5
-            )
-            if answer.status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{base} did not serve within {STARTUP_SECONDS} s: {_tail(log)}")
-
-
-def _tail(log: Path, lines: int = 20) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _setup(*, portal: str, sandbox: str, results: Path) -> dict[str, Any]:
@@ -278,7 +137,7 @@ def _setup(*, portal: str, sandbox: str, results: Path) -> dict[str, Any]:
     statistics_refresh()
     return {
         "origin": portal.replace("http://", "https://"),
-        "session_cookie": SESSION_COOKIE,
+        "session_cookie": servers.SESSION_COOKIE,
         "operators": operators,
         "history_queries": HISTORY_QUERIES,
         "results": str(results),
@@ -346,7 +205,7 @@ def _locust(portal: str, work: Path) -> None:
         # Exit status 1 only says that some request failed: the figures count them.
         subprocess.run(  # noqa: S603 (our interpreter and locust)
             command,
-            cwd=ROOT,
+            cwd=servers.ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -354,7 +213,9 @@ def _locust(portal: str, work: Path) -> None:
             check=False,
         )
     if not (work / "results.json").exists():
-        raise RuntimeError(f"locust wrote no results: {_tail(work / 'locust.log')}")
+        raise RuntimeError(
+            f"locust wrote no results: {servers.tail(work / 'locust.log')}"
+        )
 
 
 def _figures(

@@ -1,156 +1,58 @@
 """Quote round trip: the portal's quote endpoint against the bare simulation call.
 
-Both go over real HTTP to one threaded server that serves the portal and its sandbox, with the
-sandbox answering after a fixed 100 ms; the portal's figure includes its own request, session,
-permission checks, payload building, the simulation call, storing the quote and rendering.
+Measured on the deployed shape, as the load test is (bench/load.py): the portal under
+docker-compose's `web` command (gunicorn, DJANGO_DEBUG off, behind a proxy that ended TLS) and
+the sandbox standing in for Instantly in a gunicorn of its own, answering after a fixed 100 ms.
+Instantly is another service on other machines: serving it from the portal's own interpreter,
+as this benchmark did until 2026-12-03, made the remote's Python work compete with the portal's
+for one interpreter lock and counted that as the portal's overhead.
+
+This process makes both calls over real HTTP, interleaved: the bare simulation with the
+portal's own client (limiter, retries and all), and the portal's quote request, whose figure
+includes its request, session, permission checks, payload building, the simulation call,
+storing the quote and rendering the panel.
 """
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-from typing import Any, cast
+import time
+from pathlib import Path
+from typing import Any
 
 import httpx
 
+from bench import servers
 from bench.harness import Figure, scratch_database, size, timing
 
 RUNS = size(60, 3)
+WARM_UP = size(12, 1)
 LATENCY_MS = 100
-
-
-def _serve() -> tuple[Any, str]:
-    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-    from django.core.wsgi import get_wsgi_application
-
-    class Quiet(WSGIRequestHandler):
-        def setup(self) -> None:
-            super().setup()
-            # The development server writes headers and body separately; without this, Nagle
-            # plus delayed ACKs add ~40 ms per response, which production servers do not.
-            # (django-stubs type `connection` as the request; socketserver sets the socket.)
-            sock = cast(socket.socket, self.connection)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadedWSGIServer(("127.0.0.1", 0), Quiet, allow_reuse_address=False)
-    server.set_app(get_wsgi_application())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+_CSRF = re.compile(r"hx-headers='\{\"X-CSRFToken\": \"([^\"]+)\"\}'")
 
 
 def run() -> dict[str, Figure]:
-    with scratch_database():
+    with scratch_database("quote"):
         return _measure()
 
 
 def _measure() -> dict[str, Figure]:
     from django.conf import settings
-    from django.contrib.auth import get_user_model
 
-    from orders import drafts, instantly_keys
-    from orders.models import Membership, Workspace
-    from orders.rules import DraftItem, DraftMailbox
-    from sandbox.services import sandbox_workspace_create
-    from sandbox.switches import switches_set
-
-    settings.DFY_QUOTE_REUSE_SECONDS = 0  # every portal request asks the sandbox afresh
-    # As deployed (.env.example): keep database connections across requests. Without it each
-    # request opens a new PostgreSQL connection, which the bare call pays once and the portal
-    # twice (its own request and the sandbox's).
-    from django.db import connections
-
-    for alias in connections:
-        connections[alias].settings_dict["CONN_MAX_AGE"] = 60
-    settings.ALLOWED_HOSTS = ["*"]
-    server, base = _serve()
-    try:
-        sandbox_ws, key = sandbox_workspace_create(name="bench")
-        switches_set(latency_ms=LATENCY_MS)
-        workspace = Workspace.objects.create(name="Bench", slug="bench")
-        user = get_user_model().objects.create_user("bench", password="bench-pass-123")
-        Membership.objects.create(user=user, workspace=workspace, role="operator")
-        instantly_keys.instantly_key_save(
-            workspace=workspace,
-            by=None,
-            secret=key,
-            label="bench",
-            base_url=f"{base}/sandbox/api/v2",
+    work = Path(settings.VAR_DIR) / "quote"
+    work.mkdir(parents=True, exist_ok=True)
+    env = servers.server_env()
+    # Every portal request asks the sandbox afresh, as an edit does.
+    env["DFY_QUOTE_REUSE_SECONDS"] = "0"
+    servers.collect_static(env)
+    with (
+        servers.server(servers.sandbox_command(), env, work / "sandbox.log") as sandbox,
+        servers.server(servers.portal_command(), env, work / "portal.log") as portal,
+    ):
+        workspace, order, session, payload = _setup(sandbox)
+        bare_samples, portal_samples = _interleaved(
+            workspace, portal, order, session, payload
         )
-        order = drafts.order_draft_create(
-            workspace=workspace, by=user, order_type="dfy"
-        )
-        items = [
-            DraftItem(
-                domain=f"benchbrand{n}-mail.com",
-                provider=1,
-                mailboxes=(
-                    DraftMailbox("Jane", "Roe", "jane"),
-                    DraftMailbox("John", "Roe", "john"),
-                ),
-            )
-            for n in range(2)
-        ]
-        drafts.order_draft_save(
-            order=order, by=user, version=order.version, items=items
-        )
-        payload = {
-            "order_type": "dfy",
-            "items": [
-                {
-                    "domain": i.domain,
-                    "email_provider": 1,
-                    "accounts": [
-                        {
-                            "email_address_prefix": m.email_prefix,
-                            "first_name": m.first_name,
-                            "last_name": m.last_name,
-                        }
-                        for m in i.mailboxes
-                    ],
-                }
-                for i in items
-            ],
-        }
-
-        portal = httpx.Client(base_url=base, timeout=30)
-        login_page = portal.get("/login/")
-        token = re.search(
-            r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text
-        )
-        assert token is not None
-        portal.post(
-            "/login/",
-            data={
-                "username": "bench",
-                "password": "bench-pass-123",
-                "csrfmiddlewaretoken": token.group(1),
-            },
-        )
-        csrf = portal.cookies.get("csrftoken") or ""
-        quote_url = f"/w/bench/orders/{order.pk}/quote/"
-        headers = {"HX-Request": "true", "X-CSRFToken": csrf}
-        warm = portal.post(quote_url, headers=headers)
-        if "$50.00" not in warm.text:
-            raise RuntimeError(
-                f"the portal did not quote as expected: {warm.status_code} {warm.text[:300]}"
-            )
-        # Interleaved, so that load from anything else on the machine hits both alike.
-        bare_samples, portal_samples = [], []
-        with instantly_keys.instantly_client_for(workspace=workspace) as client:
-            client.simulate_order(payload)  # warm-up
-            for _ in range(RUNS):
-                bare_samples.append(_time(lambda: client.simulate_order(payload)))
-                portal_samples.append(
-                    _time(lambda: portal.post(quote_url, headers=headers))
-                )
-        portal.close()
-    finally:
-        server.shutdown()
-        server.server_close()
     bare = timing(
         [s * 1000 for s in bare_samples],
         at=50,
@@ -177,9 +79,114 @@ def _measure() -> dict[str, Figure]:
     }
 
 
-def _time(fn: Any) -> float:
-    import time
+def _setup(sandbox: str) -> tuple[Any, Any, str, dict[str, Any]]:
+    """A workspace whose key points at the sandbox, an operator's two-domain draft, the
+    operator's session, and the simulation payload the portal sends for that draft."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
 
+    from orders import drafts, instantly_keys
+    from orders.models import Membership, Workspace
+    from orders.payload import order_payload
+    from orders.rules import DraftItem, DraftMailbox
+    from sandbox.services import sandbox_workspace_create
+    from sandbox.switches import switches_set
+
+    _sandbox_workspace, key = sandbox_workspace_create(name="bench")
+    switches_set(latency_ms=LATENCY_MS)
+    workspace = Workspace.objects.create(name="Bench", slug="bench")
+    # No usable password: the session is made here rather than by logging in.
+    user = get_user_model().objects.create_user("bench")
+    Membership.objects.create(user=user, workspace=workspace, role="operator")
+    instantly_keys.instantly_key_save(
+        workspace=workspace,
+        by=None,
+        secret=key,
+        label="bench",
+        base_url=f"{sandbox}/sandbox/api/v2",
+    )
+    order = drafts.order_draft_create(workspace=workspace, by=user, order_type="dfy")
+    items = [
+        DraftItem(
+            domain=f"benchbrand{n}-mail.com",
+            provider=1,
+            mailboxes=(
+                DraftMailbox("Jane", "Roe", "jane"),
+                DraftMailbox("John", "Roe", "john"),
+            ),
+        )
+        for n in range(2)
+    ]
+    order = drafts.order_draft_save(
+        order=order, by=user, version=order.version, items=items
+    )
+    order.workspace = workspace
+    session = Client()
+    session.force_login(user)
+    return (
+        workspace,
+        order,
+        session.cookies[settings.SESSION_COOKIE_NAME].value,
+        order_payload(order, drafts.draft_read(order)),
+    )
+
+
+def _interleaved(
+    workspace: Any, portal: str, order: Any, session: str, payload: dict[str, Any]
+) -> tuple[list[float], list[float]]:
+
+    from django.urls import reverse
+
+    from orders import instantly_keys
+
+    origin = portal.replace("http://", "https://")
+    # The portal runs behind a proxy that ended TLS, so its cookies are Secure; this client
+    # speaks plain HTTP on loopback and sends them itself.
+    cookies = {servers.SESSION_COOKIE: session}
+    headers = {"X-Forwarded-Proto": "https", "Origin": origin}
+    builder_url = reverse("orders:build", args=[workspace.slug, order.pk])
+    quote_url = reverse("orders:quote", args=[workspace.slug, order.pk])
+    with httpx.Client(base_url=portal, timeout=30, headers=headers) as browser:
+        page = browser.get(builder_url, headers=_cookie_header(cookies))
+        token = _CSRF.search(page.text)
+        if page.status_code != 200 or token is None:
+            raise RuntimeError(
+                f"the builder did not open: {page.status_code} {page.headers.get('location', '')} {page.text[:300]}"
+            )
+        cookies[servers.CSRF_COOKIE] = page.cookies[servers.CSRF_COOKIE]
+        quote_headers = {
+            "HX-Request": "true",
+            "X-CSRFToken": token.group(1),
+            "Referer": origin + builder_url,
+            **_cookie_header(cookies),
+        }
+        # Every gunicorn worker loads the URLs, templates and its Instantly connection on its
+        # first request; which worker accepts a connection is the kernel's choice, so enough
+        # warm-up requests that each has served some.
+        for _ in range(WARM_UP):
+            warm = browser.post(quote_url, headers=quote_headers)
+            if "$50.00" not in warm.text:
+                raise RuntimeError(
+                    f"the portal did not quote as expected: {warm.status_code} {warm.text[:300]}"
+                )
+        # Interleaved, so that load from anything else on the machine hits both alike.
+        bare_samples, portal_samples = [], []
+        with instantly_keys.instantly_client_for(workspace=workspace) as client:
+            client.simulate_order(payload)  # warm-up
+            for _ in range(RUNS):
+                bare_samples.append(_time(lambda: client.simulate_order(payload)))
+                portal_samples.append(
+                    _time(lambda: browser.post(quote_url, headers=quote_headers))
+                )
+    return bare_samples, portal_samples
+
+
+def _cookie_header(cookies: dict[str, str]) -> dict[str, str]:
+    return {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
+
+
+def _time(fn: Any) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start

@@ -209,7 +209,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "dfyportal.cache.ReusedClientRedisCache",
             "LOCATION": REDIS_URL,
         }
     }

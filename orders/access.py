@@ -37,8 +37,9 @@ class WorkspaceRequest(HtmxHttpRequest):
 def membership_for(
     user: AbstractBaseUser | AnonymousUser, slug: str, *, with_key: bool = False
 ) -> Membership:
-    # At most one row (unique user and workspace): no ORDER BY to build, on every request.
-    found = Membership.objects.for_user(user).filter(workspace__slug=slug)
+    # At most one row (unique user and workspace): no ORDER BY (Meta.ordering's join on the
+    # workspace name) to build and run, on every request.
+    found = Membership.objects.for_user(user).filter(workspace__slug=slug).order_by()
     if with_key:
         # The workspace's Instantly key in the same query, for the views that call Instantly
         # on every edit (`instantly_keys.instantly_client_for` uses it; docs/performance.md).

@@ -182,3 +182,20 @@ def celery_worker_process(transactional_db, tmp_path):  # type: ignore[no-untype
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """REDIS_URL, which must answer (CI's services; a run without it says why it skips)."""
+    import redis
+
+    url = os.environ.get("REDIS_URL", "")
+    available, reason = False, "REDIS_URL is not set"
+    if url:
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+            available = True
+        except redis.RedisError as exc:
+            reason = f"cannot reach REDIS_URL ({type(exc).__name__})"
+    require_service("Redis", available, reason)
+    return url

@@ -166,3 +166,19 @@ def test_quote_without_a_key_says_so_with_the_key_read_alongside(
     assert NO_KEY_PROBLEM in response.content.decode()
     # Not read a second time on its own.
     assert not any('FROM "orders_instantlykey"' in q["sql"] for q in ctx)
+
+
+def test_the_membership_look_up_sorts_nothing(
+    operator_client, workspace, operator, remote
+) -> None:  # type: ignore[no-untyped-def]
+    """One row at most (unique user and workspace): Meta.ordering would still add a join on
+    the workspace name and a sort to every request's access check."""
+    order = draft_order(workspace, operator, items=items(1))
+    with CaptureQueriesContext(connection) as ctx:
+        response = operator_client.post(
+            url("quote", order), headers={"HX-Request": "true"}
+        )
+    assert response.status_code == 200
+    looked_up = [q["sql"] for q in ctx if 'FROM "orders_membership"' in q["sql"]]
+    assert looked_up
+    assert not any("ORDER BY" in sql for sql in looked_up)

@@ -32,7 +32,6 @@ from orders.ratelimit import (
     get_limiter,
     limiter_bucket_for,
 )
-from tests.conftest import require_service
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk_live_Zx9QpL2mW7vR4tY8uI0oP3aS6dF1gH5j"
@@ -398,20 +397,6 @@ def test_file_limiter_is_shared_by_two_real_processes(tmp_path):
 
 
 # --- Redis ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("REDIS_URL", "")
-    available, reason = False, "REDIS_URL is not set"
-    if url:
-        try:
-            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-            available = True
-        except redis.RedisError as exc:
-            reason = f"cannot reach REDIS_URL ({type(exc).__name__})"
-    require_service("Redis", available, reason)
-    return url
 
 
 @pytest.fixture
