@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Final
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import transaction
 
 from orders import forwarding, order_shapes, renewal_schedules
@@ -43,6 +44,7 @@ from orders.models import (
     ScheduledCancellation,
     ScheduleStatus,
 )
+from orders.quotes import CACHE_ERRORS
 from orders.rules import ORDER_TYPE_RULES, DraftMailbox
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,9 @@ BURNABLE_STATUSES: Final = frozenset(
 NOTE_LENGTH: Final = DomainBurn._meta.get_field("note").max_length or 500
 # A schedule that ended without cancelling may be proposed again; one that ran may not.
 RESCHEDULABLE: Final = frozenset({ScheduleStatus.UNSCHEDULED, ScheduleStatus.SKIPPED})
+# Long enough for the suggestions call and the draft; a claim left by a crash expires.
+REPLACEMENT_CLAIM_SECONDS: Final = 120
+ALREADY_REPLACED: Final = "This burn already had a replacement draft."
 
 
 class BurnError(Exception):
@@ -285,8 +290,39 @@ def replacement_title(*, order: Order, item: OrderItem) -> str:
 def _replace(
     *, burn: DomainBurn, order: Order, by: User, mailboxes: Sequence[Mailbox]
 ) -> list[str]:
-    """Draft the replacement and link it; the problems in words. Never inside a
-    transaction (the suggestions are an HTTP call)."""
+    """Draft the replacement and link it, once; the problems in words. Never inside a
+    transaction (the suggestions are an HTTP call), so a double click is kept from drafting
+    twice by a claim in the cache rather than a row lock."""
+    claim = f"dfy:burn-replacement:{burn.pk}"
+    try:
+        claimed = cache.add(claim, by.pk, timeout=REPLACEMENT_CLAIM_SECONDS)
+    except CACHE_ERRORS:  # a cache outage only costs the guard; linking still checks
+        logger.warning("burn %s: the cache did not answer; drafting unclaimed", burn.pk)
+        claimed = None
+    if claimed is False:
+        return [
+            "The replacement is being drafted already (a second click?): reload the page "
+            "in a moment to see it."
+        ]
+    try:
+        # Read afresh under the claim: a click on a page loaded before the first draft was
+        # linked must not draft a second one.
+        if DomainBurn.objects.filter(pk=burn.pk, replacement__isnull=False).exists():
+            return [ALREADY_REPLACED]
+        return _replace_claimed(burn=burn, order=order, by=by, mailboxes=mailboxes)
+    finally:
+        if claimed:
+            try:
+                cache.delete(claim)
+            except CACHE_ERRORS:  # it expires on its own
+                logger.warning(
+                    "burn %s: the replacement claim was not released", burn.pk
+                )
+
+
+def _replace_claimed(
+    *, burn: DomainBurn, order: Order, by: User, mailboxes: Sequence[Mailbox]
+) -> list[str]:
     item = burn.item
     try:
         shaped = order_shapes.draft_from_shape(
@@ -306,11 +342,12 @@ def _replace(
     replacement = shaped.order
     new_domains = list(replacement.items.values_list("domain", flat=True))
     with transaction.atomic():
-        # Two clicks at once draft twice; only the first is linked, the other stays a draft.
+        # Only without the claim (the cache down) can two clicks draft twice: only the first
+        # is linked, the other stays a draft and the person is told.
         if not DomainBurn.objects.filter(pk=burn.pk, replacement__isnull=True).update(
             replacement=replacement
         ):
-            return [*shaped.problems, "This burn already had a replacement draft."]
+            return [*shaped.problems, ALREADY_REPLACED]
         burn.replacement = replacement
         order_event_record(
             order=order,

@@ -8,12 +8,13 @@ runs and never wait on Instantly in the request.
 
 Importing the modules registers their pages: workspaces.py (workspaces, members, keys),
 order_pages.py and order_actions.py (orders), records.py (quotes, events, edits, snapshots,
-notification deliveries), burns.py (burned domains, issue 16).
+notification deliveries), burns.py (burned domains, issue 16), planning.py (order templates
+and personas, issue 16).
 """
 
 from __future__ import annotations
 
-from orders.admin import burns, records, workspaces
+from orders.admin import burns, planning, records, workspaces
 from orders.admin.common import ViewOnlyMixin
 from orders.admin.order_pages import MAILBOX_TABLE_LIMIT, OrderAdmin
 
@@ -22,6 +23,7 @@ __all__ = [
     "OrderAdmin",
     "ViewOnlyMixin",
     "burns",
+    "planning",
     "records",
     "workspaces",
 ]

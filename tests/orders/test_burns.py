@@ -447,16 +447,83 @@ def test_what_the_suggestions_could_not_give_is_said(ready, lead, monkeypatch):
     assert outcome.burn.replacement is not None
 
 
-def test_a_second_replacement_drafted_at_the_same_time_is_not_linked(ready, lead):
+def test_a_click_on_a_stale_page_drafts_no_second_replacement(ready, lead):
     burn = mark(ready, lead).burn
     first = burn.replacement
-    burn.replacement = None  # as a second click read it, before the first was linked
+    burn.replacement = (
+        None  # as a page loaded before the first draft was linked shows it
+    )
+    burn.replacement_id = None
+    orders_before = Order.objects.count()
+
+    again = burns.domain_burn_replace(burn=burn, by=lead)
+
+    assert again.problems == [burns.ALREADY_REPLACED]
+    assert Order.objects.count() == orders_before
+    assert DomainBurn.objects.get().replacement == first
+
+
+def test_a_second_click_while_the_first_drafts_drafts_nothing(ready, lead, monkeypatch):
+    """The first click is still asking Instantly for suggestions when the second arrives."""
+    calls: list[str] = []
+    real = order_shapes.draft_from_shape
+
+    def slow_first_click(**kwargs: Any) -> order_shapes.ShapedDraft:
+        calls.append("draft")
+        if len(calls) == 1:
+            second = burns.domain_burn_replace(burn=DomainBurn.objects.get(), by=lead)
+            assert second.problems == [
+                "The replacement is being drafted already (a second click?): reload "
+                "the page in a moment to see it."
+            ]
+        return real(**kwargs)
+
+    monkeypatch.setattr(order_shapes, "draft_from_shape", slow_first_click)
+
+    outcome = mark(ready, lead)
+
+    assert calls == ["draft"]
+    assert outcome.burn.replacement is not None
+    assert DomainBurn.objects.get().replacement == outcome.burn.replacement
+    # Released: a burn without a replacement may be drafted again later.
+    from django.core.cache import cache
+
+    assert cache.get(f"dfy:burn-replacement:{outcome.burn.pk}") is None
+
+
+def test_without_the_cache_two_drafts_still_link_only_one(ready, lead, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisDown
+
+    burn = mark(ready, lead).burn
+    first = burn.replacement
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise RedisDown("cache down")
+
+    monkeypatch.setattr(burns.cache, "add", down)
+    monkeypatch.setattr(
+        burns.DomainBurn.objects,
+        "filter",
+        _without_fresh_read(burns.DomainBurn.objects.filter),
+    )
+    burn.replacement = None
     burn.replacement_id = None
 
     again = burns.domain_burn_replace(burn=burn, by=lead)
 
-    assert again.problems[-1] == "This burn already had a replacement draft."
+    assert again.problems[-1] == burns.ALREADY_REPLACED
     assert DomainBurn.objects.get().replacement == first
+
+
+def _without_fresh_read(real_filter: Any) -> Any:
+    """The race the claim prevents: the fresh read still saw no replacement."""
+
+    def filtered(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("replacement__isnull") is False:
+            return real_filter(pk=-1)
+        return real_filter(*args, **kwargs)
+
+    return filtered
 
 
 def test_a_pre_warmed_replacement_names_no_mailboxes_and_extra_accounts_become_dfy(
