@@ -16,7 +16,10 @@ from tests.orders.history_data import make_order
 
 pytestmark = pytest.mark.django_db
 
-PAGES = {"ordertemplate": OrderTemplate, "persona": Persona}
+PAGES: dict[str, type[OrderTemplate] | type[Persona]] = {
+    "ordertemplate": OrderTemplate,
+    "persona": Persona,
+}
 
 
 @pytest.fixture

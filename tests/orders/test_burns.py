@@ -500,11 +500,11 @@ def test_without_the_cache_two_drafts_still_link_only_one(ready, lead, monkeypat
     def down(*args: Any, **kwargs: Any) -> None:
         raise RedisDown("cache down")
 
-    monkeypatch.setattr(burns.cache, "add", down)
+    from django.core.cache import cache
+
+    monkeypatch.setattr(cache, "add", down)
     monkeypatch.setattr(
-        burns.DomainBurn.objects,
-        "filter",
-        _without_fresh_read(burns.DomainBurn.objects.filter),
+        DomainBurn.objects, "filter", _without_fresh_read(DomainBurn.objects.filter)
     )
     burn.replacement = None
     burn.replacement_id = None
