@@ -21,7 +21,8 @@ from collections import Counter
 
 from bench.harness import Figure, scratch_database, size
 
-# One threaded server for the portal and its sandbox, as the quote benchmark measures over.
+# One threaded server in this process for the portal and its sandbox: the benchmark stops a
+# worker halfway and reads what it left.
 from bench.servers import serve_in_process
 
 DOMAINS = size(1500, 100)

@@ -35,10 +35,17 @@ def medians(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     return merged
 
 
+def number(value: float) -> str:
+    """Four significant digits, thousands whole and grouped: a table row, not a data dump."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
 def cell(figure: dict[str, Any] | None) -> str:
     if figure is None:
         return "—"
-    text = f"{figure['value']:g} {figure['unit']}".strip()
+    text = f"{number(figure['value'])} {figure['unit']}".strip()
     if figure.get("n") is not None:
         text += f" ({figure['p50']:.1f} / {figure['p95']:.1f}, n={figure['n']})"
     if figure["runs"] < 3:
@@ -51,7 +58,7 @@ def budget(figure: dict[str, Any] | None) -> str:
         return "—"
     sign = "≤" if figure.get("kind", "max") == "max" else "≥"
     verdict = "ok" if _within(figure) else "OVER"
-    return f"{sign} {figure['budget']:g} {figure['unit']} {verdict}"
+    return f"{sign} {number(figure['budget'])} {figure['unit']} {verdict}"
 
 
 def _within(figure: dict[str, Any]) -> bool:

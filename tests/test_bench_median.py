@@ -61,3 +61,18 @@ def test_a_row_puts_both_backends_side_by_side_and_judges_the_median() -> None:
         "| `history_p95_ms` | 80 ms (31.0 / 80.0, n=120) | ≤ 75 ms OVER "
         "| 120 ms (50.0 / 120.0, n=120) | ≤ 105 ms OVER |"
     )
+
+
+def test_numbers_are_rounded_for_reading() -> None:
+    from bench.median_of_runs import number
+
+    assert [
+        number(v) for v in (81.8447, 1.13636, 419245.0, 2345680.0, 7.0, 0.5917)
+    ] == [
+        "81.84",
+        "1.136",
+        "419,245",
+        "2,345,680",
+        "7",
+        "0.5917",
+    ]
