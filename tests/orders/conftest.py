@@ -63,3 +63,9 @@ def ready(cancellable, workspace, remote):  # type: ignore[no-untyped-def]
     cancellable.refresh_from_db()
     assert cancellable.status == OrderStatus.READY
     return cancellable
+
+
+@pytest.fixture
+def staff_client(client, admin_user):  # type: ignore[no-untyped-def]
+    client.force_login(admin_user)
+    return client

@@ -25,12 +25,6 @@ GOOGLE, AIRMAIL, MICROSOFT = 1, 2, 3
 
 
 @pytest.fixture
-def staff_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
-
-
-@pytest.fixture
 def order(workspace, operator, lead):
     made = make_order(
         workspace,

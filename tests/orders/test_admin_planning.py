@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from orders import order_templates
 from orders.models import OrderTemplate, Persona
+from tests.orders.admin_checks import list_queries_grow
 from tests.orders.history_data import make_order
 
 pytestmark = pytest.mark.django_db
@@ -20,12 +19,6 @@ PAGES: dict[str, type[OrderTemplate] | type[Persona]] = {
     "ordertemplate": OrderTemplate,
     "persona": Persona,
 }
-
-
-@pytest.fixture
-def staff_client(client, admin_user):  # type: ignore[no-untyped-def]
-    client.force_login(admin_user)
-    return client
 
 
 def planning_rows(workspace, operator, n: int = 1) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
@@ -118,14 +111,8 @@ def test_list_queries_do_not_grow_with_the_page_size(
     staff_client, workspace, operator, monkeypatch, name
 ):  # type: ignore[no-untyped-def]
     planning_rows(workspace, operator, n=6)
-    model_admin = admin.site._registry[PAGES[name]]
     url = reverse(f"admin:orders_{name}_changelist")
 
-    def count(per_page: int) -> int:
-        monkeypatch.setattr(model_admin, "list_per_page", per_page)
-        with CaptureQueriesContext(connection) as queries:
-            assert staff_client.get(url).status_code == 200
-        return len(queries)
+    few, many = list_queries_grow(staff_client, url, PAGES[name], monkeypatch)
 
-    count(2)  # warm the session and content types
-    assert count(2) == count(6)
+    assert few == many

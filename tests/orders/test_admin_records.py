@@ -9,8 +9,6 @@ import uuid
 
 import pytest
 from django.contrib import admin
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from orders import instantly_keys, webhooks
@@ -23,6 +21,7 @@ from orders.models import (
     PendingInstantlyKey,
     Workspace,
 )
+from tests.orders.admin_checks import list_queries_grow
 from tests.orders.history_data import make_order
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +29,6 @@ pytestmark = pytest.mark.django_db
 PASTED = "sk_live_pasted_0123456789abcdefWXYZ"
 MODELS = ["orderedit", "draftsnapshot", "pendinginstantlykey", "notificationdelivery"]
 ADMINS = [OrderEdit, DraftSnapshot, PendingInstantlyKey, NotificationDelivery]
-
-
-@pytest.fixture
-def staff_client(client, admin_user):
-    client.force_login(admin_user)
-    return client
 
 
 class Records:
@@ -176,14 +169,10 @@ def test_record_list_queries_do_not_grow_with_the_page_size(
 ):
     records = [Records(workspace, operator) for _ in range(6)]
     assert len(records) == 6
-    model_admin = admin.site._registry[ADMINS[MODELS.index(name)]]
     url = reverse(f"admin:orders_{name}_changelist")
 
-    def count(per_page: int) -> int:
-        monkeypatch.setattr(model_admin, "list_per_page", per_page)
-        with CaptureQueriesContext(connection) as queries:
-            assert staff_client.get(url).status_code == 200
-        return len(queries)
+    few, many = list_queries_grow(
+        staff_client, url, ADMINS[MODELS.index(name)], monkeypatch
+    )
 
-    count(2)  # warm the session and content types
-    assert count(2) == count(6)
+    assert few == many
