@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import connection
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 
@@ -29,3 +29,26 @@ def list_queries_grow(
 
     count(sizes[0])
     return count(sizes[0]), count(sizes[1])
+
+
+def what_staff_may_do(rf: RequestFactory, user: Any, model: Any) -> dict[str, bool]:
+    """A superuser's permissions on `model`'s admin page, bulk delete included."""
+    request = rf.get("/")
+    request.user = user
+    model_admin = admin.site._registry[model]
+    return {
+        "view": model_admin.has_view_permission(request),
+        "add": model_admin.has_add_permission(request),
+        "change": model_admin.has_change_permission(request),
+        "delete": model_admin.has_delete_permission(request),
+        "delete_selected": "delete_selected" in model_admin.get_actions(request),
+    }
+
+
+VIEW_ONLY = {
+    "view": True,
+    "add": False,
+    "change": False,
+    "delete": False,
+    "delete_selected": False,
+}
