@@ -1,5 +1,5 @@
 """What a history row and a CSV line show about an order's items (domains, providers,
-mailbox counts), in one grouped query per page or chunk."""
+mailbox counts, burned domains), in one grouped query per page or chunk."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class OrderSummary:
     mailboxes: int = 0
     ready: int = 0
     cancelled: int = 0
+    burned: int = 0  # domains marked burned (issue 16)
 
     @property
     def provider_labels(self) -> list[str]:
@@ -52,16 +53,20 @@ def order_summaries(order_ids: Sequence[int]) -> dict[int, OrderSummary]:
                 "mailboxes__status",
                 filter=Q(mailboxes__status=MailboxStatus.CANCELLED),
             ),
+            # At most one burn per item (one-to-one): the join adds no rows, and the count
+            # is 0 or 1 whatever the item's mailboxes.
+            burned=Count("burn", distinct=True),
         )
         # Grouping by the item's own key keeps one row per item, in the order's item order.
         .order_by("order_id", "position", "pk")
     )
     summaries: dict[int, OrderSummary] = {}
-    for order_id, domain, provider, n, ready, cancelled in rows:
+    for order_id, domain, provider, n, ready, cancelled, burned in rows:
         summary = summaries.setdefault(order_id, OrderSummary())
         summary.domains.append(domain)
         summary.providers.add(provider)
         summary.mailboxes += n
         summary.ready += ready
         summary.cancelled += cancelled
+        summary.burned += burned
     return summaries

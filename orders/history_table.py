@@ -64,6 +64,8 @@ class HistoryRow(TypedDict):
     status_label: SafeString
     # The health badge at Instantly, whole (empty until the health poll read the order).
     health: SafeString
+    # "1 burned" when domains of the order were marked burned; empty otherwise.
+    burned: SafeString
     providers: SafeString
     first_domain: SafeString
     more_domains: SafeString
@@ -121,6 +123,11 @@ def history_rows(orders: Sequence[Order], *, workspace_slug: str) -> list[Histor
                 status_label=_html(status_labels.get(order.status, order.status)),
                 health=health_badges.get(order.health, EMPTY)
                 if order.status != OrderStatus.CANCELLED
+                else EMPTY,
+                burned=SafeString(
+                    f'<span class="badge burned-badge">{summary.burned} burned</span>'
+                )
+                if summary.burned
                 else EMPTY,
                 providers=_html(", ".join(summary.provider_labels)),
                 first_domain=_html(summary.first_domain),

@@ -118,3 +118,9 @@ def test_mark_burned_follow_the_replacement_submit_it_and_see_the_schedule(
     schedule.refresh_from_db()
     assert schedule.status == ScheduleStatus.AWAITING_APPROVAL
     both_sizes(page, shot, "04-renewals")
+
+    # The history marks the order that lost a domain, in its status cell.
+    page.goto(f"{live_server.url}/w/{workspace.slug}/orders/")
+    status = page.inner_text(f"#order-{delivered.pk} .status-cell")
+    assert "1 burned" in status
+    both_sizes(page, shot, "05-history-burned")

@@ -298,6 +298,37 @@ def test_money_is_shown_to_the_cent(operator_client, workspace, operator, lead):
     assert "$0.10" in html
 
 
+def test_an_order_with_burned_domains_says_how_many_in_its_status(
+    operator_client, workspace, operator, lead
+):
+    from orders.models import DomainBurn
+
+    burned = make_order(
+        workspace,
+        operator,
+        approver=lead,
+        title="Burned twice",
+        items=[
+            ("one.com", GOOGLE, ["a", "b"]),
+            ("two.com", GOOGLE, ["c", "d"]),
+            ("three.com", GOOGLE, ["e"]),
+        ],
+    )
+    make_order(workspace, operator, approver=lead, title="Healthy")
+    for item in burned.items.filter(domain__in=["one.com", "two.com"]):
+        DomainBurn.objects.create(
+            workspace=workspace, item=item, reason="blacklisted", marked_by=lead
+        )
+
+    html = operator_client.get(url(workspace)).content.decode()
+    rows = dict(re.findall(r'id="order-(\d+)"(.*?)</tr>', html, re.S))
+
+    assert '<span class="badge burned-badge">2 burned</span>' in rows[str(burned.pk)]
+    assert html.count("burned-badge") == 1
+    # Its mailboxes are counted once each, not once per burn.
+    assert ">5<" in rows[str(burned.pk)]
+
+
 @pytest.mark.parametrize(
     "extra", [{}, {"status": "ready", "provider": GOOGLE, "q": "dom"}]
 )
