@@ -5,12 +5,11 @@ it for approval; the burned domain's cancellation waits on the Renewals page."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from orders.models import DomainBurn, OrderStatus, ScheduleStatus
 from tests.browser.conftest import login
+from tests.browser.sizes import both_sizes
 
 pytestmark = [
     pytest.mark.browser,
@@ -19,15 +18,6 @@ pytestmark = [
 ]
 
 PEOPLE = [("Jane", "Roe", "jane"), ("John", "Roe", "john")]
-
-
-def both_sizes(page: Any, shot: Any, name: str) -> None:
-    shot(page, f"{name}-desktop")
-    page.set_viewport_size({"width": 390, "height": 844})
-    shot(page, f"{name}-phone")
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= 390, f"{name}: {width} px wide on a phone"
-    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 
 from orders.models import CancellationRun, CancellationStatus
 from tests.browser.conftest import login
+from tests.browser.sizes import both_sizes
 from tests.task_capture import recorded
 
 pytestmark = [
@@ -17,13 +18,6 @@ pytestmark = [
 ]
 
 PEOPLE = [("Jane", "Roe", "jane"), ("John", "Roe", "john")]
-
-
-def both_sizes(page, shot, name: str) -> None:  # type: ignore[no-untyped-def]
-    shot(page, f"{name}-desktop")
-    page.set_viewport_size({"width": 390, "height": 844})
-    shot(page, f"{name}-phone")
-    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_a_confirmed_cancel_is_queued_then_its_result_appears_by_itself(

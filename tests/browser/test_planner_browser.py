@@ -8,21 +8,13 @@ import pytest
 
 from orders.models import Order, OrderStatus
 from tests.browser.conftest import login
+from tests.browser.sizes import both_sizes
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(180),
 ]
-
-
-def both_sizes(page, shot, name: str) -> None:  # type: ignore[no-untyped-def]
-    shot(page, f"{name}-desktop")
-    page.set_viewport_size({"width": 390, "height": 844})
-    shot(page, f"{name}-phone")
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= 390, f"{name}: {width} px wide on a phone"
-    page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def test_plan_then_create_the_draft_and_the_quote_agrees_then_submit(

@@ -8,6 +8,7 @@ import pytest
 
 from orders.models import ScheduledCancellation, ScheduleStatus
 from tests.browser.conftest import login
+from tests.browser.sizes import both_sizes
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = [
@@ -17,15 +18,6 @@ pytestmark = [
 ]
 
 PEOPLE = [("Jane", "Roe", "jane"), ("John", "Roe", "john")]
-
-
-def both_sizes(page, shot, name: str) -> None:  # type: ignore[no-untyped-def]
-    shot(page, f"{name}-desktop")
-    page.set_viewport_size({"width": 390, "height": 844})
-    shot(page, f"{name}-phone")
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    assert width <= 390, f"{name}: {width} px wide on a phone"
-    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 @pytest.fixture
