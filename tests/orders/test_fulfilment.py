@@ -93,10 +93,11 @@ def stored_cache_text() -> str:
     import zlib
 
     from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
 
     cache = caches["default"]
     backend = type(cache).__name__
-    if backend == "RedisCache":
+    if isinstance(cache, RedisCache):  # dfyportal.cache's, or Django's own
         client = cache._cache.get_client(write=False)
         return "\n".join(
             client.get(key).decode("latin-1")
