@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from orders.admin.common import ViewOnlyMixin, order_link
+from orders.admin.common import ViewOnlyMixin, order_large_fields, order_link
 from orders.models import DomainBurn
 
 
@@ -52,14 +52,7 @@ class DomainBurnAdmin(ViewOnlyMixin, admin.ModelAdmin[DomainBurn]):
                 "schedule",
             )
             .defer(
-                "item__order__placement_response",
-                "item__order__drift",
-                "item__order__refusal",
-                "item__order__reconcile_evidence",
-                "replacement__placement_response",
-                "replacement__drift",
-                "replacement__refusal",
-                "replacement__reconcile_evidence",
+                *order_large_fields("item__order"), *order_large_fields("replacement")
             )
         )
 

@@ -25,6 +25,15 @@ class ViewOnlyMixin:
         return False
 
 
+# An order's columns no list shows: Instantly's answers, each can be tens of kilobytes.
+ORDER_LARGE_COLUMNS = ("placement_response", "drift", "refusal", "reconcile_evidence")
+
+
+def order_large_fields(path: str) -> list[str]:
+    """The large columns of the order reached through `path` ("item__order"), to defer."""
+    return [f"{path}__{name}" for name in ORDER_LARGE_COLUMNS]
+
+
 def numbered(order: Order) -> str:
     """The order's name as the portal shows it, with its number when it has a title."""
     if order.title.strip():

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
-from orders.admin.common import ViewOnlyMixin, order_link
+from orders.admin.common import ViewOnlyMixin, order_large_fields, order_link
 from orders.models import OrderTemplate, OrderType, Persona
 from orders.order_shapes import ShapeError, shape_from_json
 from orders.order_templates import shape_summary
@@ -49,12 +49,7 @@ class OrderTemplateAdmin(ViewOnlyMixin, admin.ModelAdmin[OrderTemplate]):
             super()
             .get_queryset(request)
             .select_related("workspace", "created_by", "source_order")
-            .defer(
-                "source_order__placement_response",
-                "source_order__drift",
-                "source_order__refusal",
-                "source_order__reconcile_evidence",
-            )
+            .defer(*order_large_fields("source_order"))
         )
 
     @admin.display(description="Type", ordering="order_type")

@@ -16,7 +16,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from orders.admin.common import ViewOnlyMixin, order_link
+from orders.admin.common import ViewOnlyMixin, order_large_fields, order_link
 from orders.history_table import money_text
 from orders.models import (
     CancellationRun,
@@ -29,13 +29,8 @@ from orders.models import (
     Workspace,
 )
 
-# An order's columns no list of its records shows; they can be tens of kilobytes each.
-ORDER_LARGE_FIELDS = (
-    "order__placement_response",
-    "order__drift",
-    "order__refusal",
-    "order__reconcile_evidence",
-)
+# An order's columns no list of its records shows.
+ORDER_LARGE_FIELDS = tuple(order_large_fields("order"))
 
 
 M = TypeVar("M", bound=Model)
