@@ -19,10 +19,10 @@ import math
 import time
 from collections import Counter
 
-from bench.harness import Figure, scratch_database, size
-
 # One threaded server in this process for the portal and its sandbox: the benchmark stops a
 # worker halfway and reads what it left.
+from bench import servers
+from bench.harness import Figure, scratch_database, size
 from bench.servers import serve_in_process
 
 DOMAINS = size(1500, 100)
@@ -39,7 +39,7 @@ def _measure() -> dict[str, Figure]:
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
-    from orders import drafts, finders, instantly_keys
+    from orders import drafts, finders
     from orders.domains import CHECK_BATCH_SIZE, parse_domain_list
     from orders.models import DomainCheck, Workspace
     from orders.ratelimit import get_limiter
@@ -55,12 +55,8 @@ def _measure() -> dict[str, Figure]:
         switches_set(workspace=sandbox_ws, enforce_rate_limits=True)
         workspace = Workspace.objects.create(name="Bench", slug="bench")
         user = get_user_model().objects.create_user("bench-check")
-        instantly_keys.instantly_key_save(
-            workspace=workspace,
-            by=None,
-            secret=key,
-            label="bench",
-            base_url=f"{base}/sandbox/api/v2",
+        servers.sandbox_key_save(
+            workspace=workspace, secret=key, sandbox=base, label="bench"
         )
         order = drafts.order_draft_create(
             workspace=workspace, by=user, order_type="dfy"

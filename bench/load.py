@@ -95,7 +95,6 @@ def _setup(*, portal: str, sandbox: str, results: Path) -> dict[str, Any]:
     from django.urls import reverse
 
     from bench.history import bench_workspace, orders_add, statistics_refresh
-    from orders import instantly_keys
     from sandbox.services import sandbox_workspace_create
     from sandbox.switches import switches_set
 
@@ -110,12 +109,8 @@ def _setup(*, portal: str, sandbox: str, results: Path) -> dict[str, Any]:
         mailboxes=HISTORY_MAILBOXES,
         seed=1,
     )
-    instantly_keys.instantly_key_save(
-        workspace=workspace,
-        by=None,
-        secret=key,
-        label="load",
-        base_url=f"{sandbox}/sandbox/api/v2",
+    servers.sandbox_key_save(
+        workspace=workspace, secret=key, sandbox=sandbox, label="load"
     )
     operators = []
     for n in range(OPERATORS):

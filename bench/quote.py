@@ -86,7 +86,7 @@ def _setup(sandbox: str) -> tuple[Any, Any, str, dict[str, Any]]:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from orders import drafts, instantly_keys
+    from orders import drafts
     from orders.models import Membership, Workspace
     from orders.payload import order_payload
     from orders.rules import DraftItem, DraftMailbox
@@ -99,12 +99,8 @@ def _setup(sandbox: str) -> tuple[Any, Any, str, dict[str, Any]]:
     # No usable password: the session is made here rather than by logging in.
     user = get_user_model().objects.create_user("bench")
     Membership.objects.create(user=user, workspace=workspace, role="operator")
-    instantly_keys.instantly_key_save(
-        workspace=workspace,
-        by=None,
-        secret=key,
-        label="bench",
-        base_url=f"{sandbox}/sandbox/api/v2",
+    servers.sandbox_key_save(
+        workspace=workspace, secret=key, sandbox=sandbox, label="bench"
     )
     order = drafts.order_draft_create(workspace=workspace, by=user, order_type="dfy")
     items = [

@@ -182,3 +182,16 @@ def serve_in_process() -> tuple[Any, str]:
     server.set_app(get_wsgi_application())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def sandbox_key_save(*, workspace: Any, secret: str, sandbox: str, label: str) -> None:
+    """Give `workspace` the sandbox key `secret`, aimed at the sandbox served at `sandbox`."""
+    from orders import instantly_keys
+
+    instantly_keys.instantly_key_save(
+        workspace=workspace,
+        by=None,
+        secret=secret,
+        label=label,
+        base_url=f"{sandbox}/sandbox/api/v2",
+    )
