@@ -152,7 +152,7 @@ if not DEBUG:
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "orders.user_backend.ModelBackendUserReadOnce",
 ]
 
 ROOT_URLCONF = "dfyportal.urls"

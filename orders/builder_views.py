@@ -9,10 +9,8 @@ quote" button do post/redirect/get.
 
 from __future__ import annotations
 
-from typing import Final
-
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -46,9 +44,6 @@ def _order(request: WorkspaceRequest, pk: int) -> Order:
     order = get_object_or_404(Order.objects.in_workspace(request.workspace), pk=pk)
     order.workspace = request.workspace  # already loaded by the access check
     return order
-
-
-QUOTE_ORDER_FIELDS: Final = ("id", "workspace_id", "status", "order_type", "version")
 
 
 def _builder_url(order: Order) -> str:
@@ -195,16 +190,15 @@ def _client_redirect(request: WorkspaceRequest, url: str) -> HttpResponse:
 @workspace_view(with_key=True)
 def order_quote(request: WorkspaceRequest, slug: str, pk: int) -> HttpResponse:
     """Re-quote the saved draft (the quote panel's retry, and the benchmark's round trip)."""
-    # Only the columns this path reads: it runs per keystroke, and an order row is wide
-    # (docs/performance.md, "Quote overhead"; its query count is pinned in a test).
-    order = get_object_or_404(
-        Order.objects.in_workspace(request.workspace).only(*QUOTE_ORDER_FIELDS), pk=pk
-    )
-    order.workspace = request.workspace
+    # The order (only the columns this path reads: an order row is wide) with its draft, in
+    # one query, read once for the payload and the panel's problem links: this runs per
+    # keystroke (docs/performance.md, "Quote overhead"; its query count is pinned in a test).
+    found = drafts.quote_order_with_draft_read(request.workspace, pk)
+    if found is None:
+        raise Http404("No such order.")
+    order, draft = found
     if not order.is_editable:
         return redirect(order)
-    # Read once for the payload and the panel's problem links: this runs per keystroke.
-    draft = drafts.draft_read(order)
     outcome = quote_now(order, draft)
     if not request.htmx:
         return HttpResponseRedirect(_builder_url(order))

@@ -11,11 +11,14 @@ the submitter: the four-eyes rule keeps both from approving (docs/security.md).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, Final
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from orders.compiled_queries import CompiledValues
 from orders.lifecycle import (
     AWAITING_DECISION_STATUSES,
     EDITABLE_STATUSES,
@@ -75,6 +78,66 @@ def draft_read(order: Order) -> list[DraftItem]:
             "mailboxes__email_prefix",
         )
     )
+    return _draft_from_rows(rows)
+
+
+def _order_with_draft_query(fields: Sequence[str]) -> CompiledValues:
+    def build(workspace_id: int, pk: int) -> QuerySet[Order, Any]:
+        return (
+            Order.objects.in_workspace(Workspace(pk=workspace_id))
+            .filter(pk=pk)
+            .order_by(
+                "items__position",
+                "items__pk",
+                "items__mailboxes__position",
+                "items__mailboxes__pk",
+            )
+            .values_list(
+                *fields,
+                "items__pk",
+                "items__domain",
+                "items__provider",
+                "items__forwarding_domain",
+                "items__mailboxes__pk",
+                "items__mailboxes__first_name",
+                "items__mailboxes__last_name",
+                "items__mailboxes__email_prefix",
+            )
+        )
+
+    return CompiledValues(build, (int, int))
+
+
+# The columns of the order the quote endpoint reads.
+QUOTE_ORDER_FIELDS: Final = ("id", "workspace_id", "status", "order_type", "version")
+_QUOTE_ORDER_WITH_DRAFT = _order_with_draft_query(QUOTE_ORDER_FIELDS)
+
+
+def quote_order_with_draft_read(
+    workspace: Workspace, pk: int
+) -> tuple[Order, list[DraftItem]] | None:
+    """The workspace's order `pk` (only `QUOTE_ORDER_FIELDS`) and its stored draft, as
+    `draft_read` gives it, in one query compiled once: the order left-joined to its items
+    and their mailboxes. None when the workspace has no such order. The quote endpoint runs
+    this on every keystroke (docs/performance.md, "Quote overhead")."""
+    rows = _QUOTE_ORDER_WITH_DRAFT.rows(workspace.pk, pk)
+    if not rows:
+        return None
+    width = len(QUOTE_ORDER_FIELDS)
+    read = dict(zip(QUOTE_ORDER_FIELDS, rows[0][:width], strict=True))
+    # `from_db` takes the values in the model's field order; the rest stay deferred.
+    attnames = [f.attname for f in Order._meta.concrete_fields if f.attname in read]
+    order = Order.from_db(Order.objects.db, attnames, [read[name] for name in attnames])
+    order.workspace = workspace
+    # An order without items comes as one row whose item columns are empty.
+    return order, _draft_from_rows(
+        row[width:] for row in rows if row[width] is not None
+    )
+
+
+def _draft_from_rows(
+    rows: Iterable[tuple[int, str, int, str, int | None, str, str, str]],
+) -> list[DraftItem]:
     heads: dict[int, tuple[str, int, str]] = {}
     mailboxes: dict[int, list[DraftMailbox]] = {}
     for pk, domain, provider, forwarding, mailbox_pk, first, last, prefix in rows:

@@ -129,10 +129,10 @@ def quote_queries(client: Client, order: Order) -> tuple[int, int]:
 
 
 # The quote endpoint runs on every keystroke (docs/performance.md, "Quote overhead"): the
-# user, the membership with the workspace's key, the order's few columns, the draft in one
-# query, the new quote. 8 before issue 14 (the draft in two queries, a look for a reusable
-# quote, the key on its own).
-QUOTE = 5
+# user, the membership with the workspace's key, the order's few columns with its draft in
+# one query, the new quote. 8 before issue 14 (the draft in two queries, a look for a
+# reusable quote, the key on its own), 5 until the order and its draft were read together.
+QUOTE = 4
 
 
 @pytest.mark.parametrize("size", [1, 4])
