@@ -144,10 +144,21 @@ def _looks_like_probe(param: Any) -> bool:
     return False
 
 
-def from_row(model: Any, values: Sequence[Any], using: str = "default") -> Any:
-    """A model instance from all its concrete fields' values, in the model's field order
-    (what `values_list(*concrete_attnames(model))` selects), as the ORM would build it."""
-    return model.from_db(using, None, values)
+def from_row(
+    model: Any,
+    values: Sequence[Any],
+    attnames: Sequence[str] | None = None,
+    using: str = "default",
+) -> Any:
+    """A model instance as the ORM would build it: from all its concrete fields' values in
+    the model's field order (what `values_list(*concrete_attnames(model))` selects), or from
+    the values of `attnames`, in any order, the other fields deferred (as with `.only()`)."""
+    if attnames is None:
+        return model.from_db(using, None, values)
+    read = dict(zip(attnames, values, strict=True))
+    # `from_db` takes the values in the model's field order.
+    ordered = [f.attname for f in model._meta.concrete_fields if f.attname in read]
+    return model.from_db(using, ordered, [read[name] for name in ordered])
 
 
 def concrete_attnames(model: Any, prefix: str = "") -> list[str]:

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from orders.compiled_queries import CompiledValues
+from orders.compiled_queries import CompiledValues, from_row
 from orders.lifecycle import (
     AWAITING_DECISION_STATUSES,
     EDITABLE_STATUSES,
@@ -124,10 +124,7 @@ def quote_order_with_draft_read(
     if not rows:
         return None
     width = len(QUOTE_ORDER_FIELDS)
-    read = dict(zip(QUOTE_ORDER_FIELDS, rows[0][:width], strict=True))
-    # `from_db` takes the values in the model's field order; the rest stay deferred.
-    attnames = [f.attname for f in Order._meta.concrete_fields if f.attname in read]
-    order = Order.from_db(Order.objects.db, attnames, [read[name] for name in attnames])
+    order: Order = from_row(Order, rows[0][:width], QUOTE_ORDER_FIELDS)
     order.workspace = workspace
     # An order without items comes as one row whose item columns are empty.
     return order, _draft_from_rows(
