@@ -5,10 +5,15 @@ Django reads the session's user on every request; building that query costs abou
 of a millisecond of Python, a share of the quote request the builder sends on every edit
 (docs/performance.md, "Quote overhead"). Everything else (passwords, permissions, the
 `is_active` check, the session hash Django verifies after this) is `ModelBackend`'s own.
+
+On workspace pages the user has usually been read already, in the access check's row
+(`access_prefetch`): the backend takes that copy when it is the session's user, and still
+applies `is_active` to it.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -28,6 +33,9 @@ def _build(user_id: int) -> QuerySet[Any, Any]:
 
 _USER = CompiledValues(_build, (int,))
 
+# The user `access_prefetch` read for the current request, if any.
+offered_user: ContextVar[User | None] = ContextVar("offered_user", default=None)
+
 
 class ModelBackendUserReadOnce(ModelBackend):
     def get_user(self, user_id: Any) -> User | None:
@@ -35,8 +43,13 @@ class ModelBackendUserReadOnce(ModelBackend):
             pk = int(user_id)
         except (TypeError, ValueError):
             return None
-        rows = _USER.rows(pk)
-        if not rows:
-            return None
-        user: User = from_row(get_user_model(), rows[0])
+        user = offered_user.get()
+        if user is None or user.pk != pk:
+            rows = _USER.rows(pk)
+            if not rows:
+                return None
+            user = from_row(get_user_model(), rows[0])
         return user if self.user_can_authenticate(user) else None
+
+
+BACKEND_PATH = f"{__name__}.{ModelBackendUserReadOnce.__qualname__}"

@@ -415,10 +415,11 @@ def test_csv_with_problems_lists_each_line_and_applies_nothing(operator_client, 
     assert list(Mailbox.objects.values_list("email_prefix", flat=True)) == ["jane"]
 
 
-# User, membership, order, items and mailboxes (read once for the form and the quote's
-# fingerprint), newest quote, latest check, the newest undo snapshot, the switcher's
-# memberships, the requester; the session comes from the cache.
-PAGE_QUERIES = 10
+# Membership with the user (one query, orders/access_prefetch.py), order, items and
+# mailboxes (read once for the form and the quote's fingerprint), newest quote, latest check,
+# the newest undo snapshot, the switcher's memberships, the requester; the session comes from
+# the cache.
+PAGE_QUERIES = 9
 
 
 def builder_queries(client, order, domains):

@@ -350,7 +350,7 @@ def test_dashboard_query_count_is_fixed(
     counted(workspace)
     operator_client.get(reverse("orders:dashboard", args=[workspace.slug]))
 
-    # user, membership, counts, bought tally, spend by month, speeds, mailbox tallies,
+    # membership with the user (one query since orders/access_prefetch.py), counts, bought tally, spend by month, speeds, mailbox tallies,
     # attention, unhealthy mailboxes by provider (issue 15: one more, from the index on
     # health), recent, key, nav (the session comes from the cache): three more than before
     # issue 14, whose queries read every order, order item and mailbox of the workspace;
@@ -361,7 +361,7 @@ def test_dashboard_query_count_is_fixed(
     # 16: the burned domains by provider and order type (one more, over the burns only;
     # the delivered domains they are a share of are kept under the tallies' stamp,
     # orders/burn_rates.py, and not read at all before the first burn).
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(15):
         response = operator_client.get(
             reverse("orders:dashboard", args=[workspace.slug])
         )
