@@ -6,8 +6,9 @@ embedded default (SQLite + files under DFY_VAR_DIR) must stay within 1.5x of it.
 asks whether PostgreSQL (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/bench) and Redis
 (REDIS_URL, else redis://127.0.0.1:6379/0) answer. If both do, the benchmarks run on them and
 then on the embedded default; if not, on the embedded default alone, and the run says so.
-Settings are read once, at django.setup(), so each backend runs in a child process
-(`--child=postgres|sqlite --out=FILE`) and this one merges their figures. Every key names its
+Settings are read once, at django.setup(), so each benchmark runs on each backend in a child
+process of its own (`--child=postgres|sqlite --out=FILE NAME`; a fresh process per benchmark,
+so that nothing one benchmark patches reaches the next) and this one merges their figures. Every key names its
 backend (`history_p95_ms@postgres`, `history_p95_ms@sqlite`): both live side by side in one flat
 file, and a key alone says what it was measured on. `--backend=postgres` or `--backend=sqlite`
 runs only that one.
@@ -127,17 +128,10 @@ def _run_here(options: Options) -> int:
 def collect(modules: list[str], backend: str, *, judged: bool) -> dict[str, Figure]:
     """Every selected benchmark's figures, printed as they come, keyed `name@backend`."""
     figures: dict[str, Figure] = {}
-    names = sorted(
-        m.name
-        for m in pkgutil.iter_modules(bench.__path__)
-        if m.name not in {"harness", "locustfile"}
-    )
-    for name in names:
+    for name in benchmark_names():
         if modules and name not in modules:
             continue
         module = importlib.import_module(f"bench.{name}")
-        if not hasattr(module, "run"):
-            continue
         # A smoke run still proves that such a module works, on whatever backend it has.
         deployed_only = getattr(module, "DEPLOYED_ONLY", False)
         if deployed_only and backend != DEPLOYED and not harness.SMOKE:
@@ -270,14 +264,44 @@ def _env(backend: str, services: Services, var_dir: Path) -> dict[str, str]:
 def backend_run(
     backend: str, modules: list[str], env: dict[str, str]
 ) -> dict[str, Figure]:
-    """One backend's figures, measured by a child process configured by `env`."""
-    out = Path(env["DFY_VAR_DIR"]) / f"bench-{backend}.partial.json"
+    """One backend's figures, each benchmark measured by a child process of its own
+    configured by `env`. One process per benchmark, not per backend: a benchmark that patches
+    the process or fills its heap must not reach the next one's figures. One did: after the
+    draft benchmark (which serves Instantly from its own interpreter) the quote benchmark's
+    bare calls went to that in-process sandbox instead of the sandbox's gunicorn."""
+    known = benchmark_names()
+    unknown = sorted(set(modules) - set(known))
+    if unknown:
+        raise SystemExit(
+            f"no benchmark named {', '.join(unknown)}: bench/ has {', '.join(known)}"
+        )
+    figures: dict[str, Figure] = {}
+    for name in known:
+        if not modules or name in modules:
+            figures |= _child_run(backend, name, env)
+    return figures
+
+
+def benchmark_names() -> list[str]:
+    """The modules of bench/ that are benchmarks (define `run`), in name order."""
+    names = sorted(
+        m.name
+        for m in pkgutil.iter_modules(bench.__path__)
+        if m.name not in {"harness", "locustfile"}
+    )
+    return [n for n in names if hasattr(importlib.import_module(f"bench.{n}"), "run")]
+
+
+def _child_run(backend: str, name: str, env: dict[str, str]) -> dict[str, Figure]:
+    out = Path(env["DFY_VAR_DIR"]) / f"bench-{backend}-{name}.partial.json"
     out.unlink(missing_ok=True)
     command = [sys.executable, "-m", "bench", f"--child={backend}", f"--out={out}"]
-    # Our own interpreter and module, with benchmark names the user typed as arguments.
-    finished = subprocess.run([*command, *modules], env=env, check=False)  # noqa: S603
+    # Our own interpreter and module, with a benchmark name checked against bench/'s modules.
+    finished = subprocess.run([*command, name], env=env, check=False)  # noqa: S603
     if not out.exists():
-        raise SystemExit(f"the {backend} run failed (exit {finished.returncode})")
+        raise SystemExit(
+            f"the {name} benchmark on {backend} failed (exit {finished.returncode})"
+        )
     data = json.loads(out.read_text())
     out.unlink()
     return {key: Figure.from_json(value) for key, value in data.items()}

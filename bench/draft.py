@@ -11,7 +11,9 @@ in bytes is reported too: it is what a browser downloads and lays out on every f
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from bench.harness import Figure, percentile, scratch_database, size
@@ -29,13 +31,14 @@ def run() -> dict[str, Figure]:
     if connection.vendor == "postgresql":
         # Its own scratch database: other benchmarks or test runs may hold test_<name>.
         connection.settings_dict["TEST"]["NAME"] = "bench_draft"
-    with scratch_database():
+    with scratch_database(), in_process_remote():
         return _measure()
 
 
-def _in_process_remote() -> None:
-    """Every Instantly client talks to the sandbox in this process (as tests/conftest.py's
-    `remote` fixture does): the portal's client code path, no network."""
+@contextlib.contextmanager
+def in_process_remote() -> Iterator[None]:
+    """Within the block, every Instantly client talks to the sandbox in this process (as
+    tests/conftest.py's `remote` fixture does): the portal's client code path, no network."""
     from orders import instantly_keys
     from orders.ratelimit import MemoryRateLimiter
     from sandbox.testing import in_process_transport
@@ -50,6 +53,12 @@ def _in_process_remote() -> None:
         return real_factory(workspace=workspace, **overrides)
 
     instantly_keys.instantly_client_for = in_process
+    try:
+        yield
+    finally:
+        # A benchmark run after this one in the same process (a smoke run) calls Instantly
+        # as the portal does.
+        instantly_keys.instantly_client_for = real_factory
 
 
 def _form(order: Any, items: list[Any]) -> dict[str, str]:
@@ -92,7 +101,6 @@ def _measure() -> dict[str, Figure]:
 
     settings.ALLOWED_HOSTS = ["*"]
     settings.DFY_QUOTE_REUSE_SECONDS = 0  # each edit is a new payload, as when typing
-    _in_process_remote()
     workspace = Workspace.objects.create(name="Bench", slug="bench")
     user = get_user_model().objects.create_user("bench", password="bench-pass-123")
     Membership.objects.create(user=user, workspace=workspace, role="operator")

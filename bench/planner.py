@@ -12,7 +12,7 @@ Redis), the same for both.
 
 from __future__ import annotations
 
-from bench.draft import _in_process_remote
+from bench.draft import in_process_remote
 from bench.harness import Figure, scratch_database, size, timed, timing
 
 ROUNDS = size(40, 2)  # after one warm-up request each
@@ -26,7 +26,7 @@ def run() -> dict[str, Figure]:
 
     if connection.vendor == "postgresql":
         connection.settings_dict["TEST"]["NAME"] = "bench_planner"
-    with scratch_database():
+    with scratch_database(), in_process_remote():
         return _measure()
 
 
@@ -43,7 +43,6 @@ def _measure() -> dict[str, Figure]:
     from sandbox.services import sandbox_workspace_create
 
     settings.ALLOWED_HOSTS = ["*"]
-    _in_process_remote()
     workspace = Workspace.objects.create(name="Bench", slug="bench")
     user = get_user_model().objects.create_user("bench", password="bench-pass-123")
     Membership.objects.create(user=user, workspace=workspace, role="operator")

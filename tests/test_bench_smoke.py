@@ -321,3 +321,43 @@ def test_the_growth_chart_is_redrawn_from_bench_json_and_copied_to_the_docs(
     # Redrawing the same figures gives the same file, so the committed copy only changes
     # when the figures do.
     assert docs_copy.read_bytes() == first
+
+
+def test_each_benchmark_runs_in_a_process_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A benchmark that patches its process must not reach the next one's figures: one child
+    per benchmark, in name order whatever order they were typed in."""
+    from bench import __main__ as bench_main
+
+    children: list[tuple[str, str]] = []
+
+    def child(backend: str, name: str, env: dict[str, str]) -> dict[str, Figure]:
+        children.append((backend, name))
+        return {f"{name}_ms": Figure(1, "ms")}
+
+    monkeypatch.setattr(bench_main, "_child_run", child)
+    every = bench_main.benchmark_names()
+    assert {"quote", "draft", "history", "load"} <= set(every)
+    assert not {"harness", "servers", "locustfile", "median_of_runs"} & set(every)
+
+    figures = bench_main.backend_run("postgres", [], {})
+    assert children == [("postgres", name) for name in every]
+    assert list(figures) == [f"{name}_ms" for name in every]
+
+    children.clear()
+    bench_main.backend_run("sqlite", ["quote", "draft"], {})
+    assert children == [("sqlite", "draft"), ("sqlite", "quote")]
+
+    with pytest.raises(SystemExit, match="no benchmark named nonsense"):
+        bench_main.backend_run("sqlite", ["quote", "nonsense"], {})
+
+
+def test_the_in_process_remote_is_undone_after_its_benchmark() -> None:
+    from bench.draft import in_process_remote
+    from orders import instantly_keys
+
+    real = instantly_keys.instantly_client_for
+    with in_process_remote():
+        assert instantly_keys.instantly_client_for is not real
+    assert instantly_keys.instantly_client_for is real
