@@ -71,7 +71,8 @@ def _membership_query(with_key: bool, with_user: bool) -> CompiledValues:
 
     def build(user_id: int, slug: str) -> QuerySet[Membership, Any]:
         return (
-            Membership.objects.filter(user_id=user_id, workspace__slug=slug)
+            Membership.objects.for_user(User(pk=user_id))
+            .filter(workspace__slug=slug)
             .order_by()
             .values_list(*columns)[:1]
         )
