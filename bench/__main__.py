@@ -8,9 +8,9 @@ asks whether PostgreSQL (DATABASE_URL, else postgres://postgres@127.0.0.1:5432/b
 then on the embedded default; if not, on the embedded default alone, and the run says so.
 Settings are read once, at django.setup(), so each benchmark runs on each backend in a child
 process of its own (`--child=postgres|sqlite --out=FILE NAME`; a fresh process per benchmark,
-so that nothing one benchmark patches reaches the next) and this one merges their figures. Every key names its
-backend (`history_p95_ms@postgres`, `history_p95_ms@sqlite`): both live side by side in one flat
-file, and a key alone says what it was measured on. `--backend=postgres` or `--backend=sqlite`
+so that nothing one benchmark patches reaches the next) and this one merges their figures.
+Every key names its backend (`history_p95_ms@postgres`, `history_p95_ms@sqlite`): both live
+side by side in one flat file, and a key alone says what it was measured on. `--backend=postgres` or `--backend=sqlite`
 runs only that one.
 
 Budgets. A module's budgets are the goals for the deployed configuration. An embedded timing
