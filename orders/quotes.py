@@ -15,6 +15,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from orders import instantly
+from orders.asynchronous_commit import insert_committing_asynchronously
 from orders.models import Order, OrderItem, Quote
 from orders.payload import fingerprint, order_payload
 from orders.rules import DraftItem
@@ -89,7 +90,14 @@ def quote_for_order(
         raise QuoteUnavailable(
             f"Instantly refused the quote request: {exc}", retry=False
         ) from exc
-    quote = quote_store(order=order, payload=payload, digest=digest, result=result)
+    # A quote is a re-askable simulation: its commit does not wait for the disk (see there).
+    quote = quote_store(
+        order=order,
+        payload=payload,
+        digest=digest,
+        result=result,
+        asynchronous_commit=True,
+    )
     _reuse_hint_set(
         order, digest, quote, max(reuse_seconds, settings.DFY_QUOTE_REUSE_SECONDS)
     )
@@ -141,8 +149,12 @@ def quote_store(
     payload: dict[str, object],
     digest: str,
     result: instantly.OrderResult,
+    asynchronous_commit: bool = False,
 ) -> Quote:
-    return Quote.objects.create(
+    """Store the simulation `result` of `payload`. `asynchronous_commit`: on PostgreSQL, outside
+    a transaction, the INSERT returns without waiting for its flush to disk
+    (orders/asynchronous_commit.py says when that is safe); inside a transaction it never is."""
+    quote = Quote(
         order=order,
         payload=payload,
         fingerprint=digest,
@@ -154,6 +166,11 @@ def quote_store(
         is_valid=result.order_is_valid,
         order_error=result.order_error or "",
     )
+    if asynchronous_commit:
+        insert_committing_asynchronously(quote)
+    else:
+        quote.save(force_insert=True)
+    return quote
 
 
 def current_quote(
