@@ -114,13 +114,16 @@ def rows_for(
     *,
     generator_data: QueryDict | None = None,
     order: Order | None = None,
+    checked: Sequence[Finding] | None = None,
 ) -> list[ItemRow]:
     """The domain rows as shown; with `generator_data` (the posted form, or an empty one)
     each row also carries its generator's preview (`order`: the draft, for names from the
-    persona library)."""
+    persona library). `checked`: the draft's findings, when the caller has them already."""
+    if checked is None:
+        checked = rules.check_draft(order_type, items)
     # Findings count items and rows from 1; the page indexes them from 0.
     findings: dict[tuple[int | None, int | None], list[Finding]] = defaultdict(list)
-    for finding in rules.check_draft(order_type, items):
+    for finding in checked:
         at_item = finding.item - 1 if finding.item is not None else None
         at_row = finding.row - 1 if finding.row is not None else None
         findings[(at_item, at_row)].append(finding)
@@ -227,12 +230,9 @@ def quote_context(
     result = quote_view.result
     if rows is None or order_findings is None:
         items = list(draft) if draft is not None else draft_items(order, prefetched)
-        rows = rows_for(items, order.order_type, result)
-        order_findings = [
-            f.message
-            for f in rules.check_draft(order.order_type, items)
-            if f.where == "order"
-        ]
+        checked = rules.check_draft(order.order_type, items)
+        rows = rows_for(items, order.order_type, result, checked=checked)
+        order_findings = [f.message for f in checked if f.where == "order"]
     bill = (
         billing.bill_from_result(result, order_type=order.order_type)
         if result is not None and quote_view.quote is not None
@@ -279,15 +279,15 @@ def page_context(
     items = posted.items if posted is not None else draft_items(order, rows)
     order_type = posted.order_type if posted is not None else order.order_type
     quote_view = outcome if outcome is not None else stored_quote(order, rows)
-    order_findings = [
-        f.message for f in rules.check_draft(order_type, items) if f.where == "order"
-    ]
+    checked = rules.check_draft(order_type, items)
+    order_findings = [f.message for f in checked if f.where == "order"]
     item_rows = rows_for(
         items,
         order_type,
         quote_view.result,
         generator_data=form_data if form_data is not None else QueryDict(),
         order=order,
+        checked=checked,
     )
     return {
         **quote_context(

@@ -117,6 +117,21 @@ def _headers(api_key: str) -> dict[str, str]:
     }
 
 
+# Parsed once per address: a web process builds a client for every quote it asks for, and
+# parsing the URL is a measurable share of that (docs/performance.md, "Quote overhead"). A
+# refused address is not cached: it raises each time.
+@functools.lru_cache(maxsize=64)
+def _checked_base_url(base_url: str) -> str:
+    url = httpx.URL(base_url.rstrip("/") + "/")
+    if url.scheme not in {"https", "http"} or (
+        url.scheme == "http" and not plain_http_allowed(url)
+    ):
+        raise ValueError(
+            f"refusing to send an API key to {url.scheme}://{url.host}: use https"
+        )
+    return str(url)
+
+
 def plain_http_allowed(url: httpx.URL) -> bool:
     """Plain http only towards this machine, an internal host (no dot, e.g. a compose
     service) or the portal's sandbox: never send a live key unencrypted across a network."""
@@ -199,15 +214,8 @@ class Transport:
     ) -> None:
         if not api_key:
             raise ValueError("an Instantly API key is required")
-        url = httpx.URL(base_url.rstrip("/") + "/")
-        if url.scheme not in {"https", "http"} or (
-            url.scheme == "http" and not plain_http_allowed(url)
-        ):
-            raise ValueError(
-                f"refusing to send an API key to {url.scheme}://{url.host}: use https"
-            )
         self._key = api_key
-        self.base_url = str(url)
+        self.base_url = _checked_base_url(base_url)
         self.limiter_bucket = limiter_bucket
         self._timeout = timeout or DEFAULT_TIMEOUT
         self._deadline_seconds = deadline_seconds
