@@ -16,7 +16,7 @@ making an earlier quote durable with it.
 Only a statement that is its own transaction commits asynchronously: inside an atomic block
 `set_config(..., true)` would apply to the whole enclosing transaction, which may hold writes
 that must be durable (placement records a drift re-quote inside its transaction), so there,
-and on other databases, the instance is saved as usual.
+in a transaction opened by hand, and on other databases, the instance is saved as usual.
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ def insert_committing_asynchronously(instance: Model, using: str = "default") ->
     their own `pre_save` and `get_db_prep_save`; on PostgreSQL outside a transaction, with an
     asynchronous commit. Sends no model signals (the models this is used for have none)."""
     connection = connections[using]
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if (
+        connection.vendor != "postgresql"
+        or connection.in_atomic_block
+        # A transaction opened by hand (autocommit off) is as much a transaction.
+        or not connection.get_autocommit()
+    ):
         instance.save(force_insert=True, using=using)
         return
     sql, fields = _insert_sql(type(instance), connection)

@@ -157,3 +157,32 @@ def test_the_asynchronous_insert_stores_every_field_as_the_orm_does(
     assert _stored(fast.pk)[:-1] == _stored(by_orm.pk)[:-1]
     with transaction.atomic():  # a plain transaction afterwards is unaffected
         assert Quote.objects.filter(order=order).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_opened_by_hand_also_commits_the_quote_with_it(
+    workspace, operator
+):
+    order = _draft(workspace, operator)
+    quote = Quote(
+        order=order,
+        payload={"items": []},
+        fingerprint="b" * 64,
+        response_body="{}",
+        due_now=Decimal("1.00"),
+        per_month=Decimal("1.00"),
+        per_year=Decimal("12.00"),
+        is_valid=True,
+    )
+    transaction.set_autocommit(False)
+    try:
+        assert not connection.in_atomic_block
+        with CaptureQueriesContext(connection) as captured:
+            insert_committing_asynchronously(quote)
+        transaction.commit()
+    finally:
+        transaction.set_autocommit(True)
+
+    (insert,) = _inserts(captured)
+    assert "set_config" not in insert
+    assert Quote.objects.filter(pk=quote.pk, fingerprint="b" * 64).exists()
