@@ -33,6 +33,19 @@ def _draft(workspace, operator):  # type: ignore[no-untyped-def]
     )
 
 
+def _unsaved_quote(order, fingerprint: str) -> Quote:  # type: ignore[no-untyped-def]
+    return Quote(
+        order=order,
+        payload={"items": []},
+        fingerprint=fingerprint,
+        response_body="{}",
+        due_now=Decimal("12.30"),
+        per_month=Decimal("4.50"),
+        per_year=Decimal("54.00"),
+        is_valid=True,
+    )
+
+
 def _quote(order):  # type: ignore[no-untyped-def]
     with instantly_keys.instantly_client_for(workspace=order.workspace) as client:
         return quotes.quote_for_order(order=order, client=client, reuse_seconds=0)
@@ -104,16 +117,7 @@ def test_inside_a_transaction_the_quote_commits_with_it_as_usual(
     # Placement stores a drift re-quote inside its transaction: turning the flush off there
     # would turn it off for the order's own writes too.
     order = _draft(workspace, operator)
-    quote = Quote(
-        order=order,
-        payload={"items": []},
-        fingerprint="f" * 64,
-        response_body="{}",
-        due_now=Decimal("12.30"),
-        per_month=Decimal("4.50"),
-        per_year=Decimal("54.00"),
-        is_valid=True,
-    )
+    quote = _unsaved_quote(order, "f" * 64)
     assert connection.in_atomic_block
 
     with CaptureQueriesContext(connection) as captured:
@@ -164,16 +168,7 @@ def test_a_transaction_opened_by_hand_also_commits_the_quote_with_it(
     workspace, operator
 ):
     order = _draft(workspace, operator)
-    quote = Quote(
-        order=order,
-        payload={"items": []},
-        fingerprint="b" * 64,
-        response_body="{}",
-        due_now=Decimal("1.00"),
-        per_month=Decimal("1.00"),
-        per_year=Decimal("12.00"),
-        is_valid=True,
-    )
+    quote = _unsaved_quote(order, "b" * 64)
     transaction.set_autocommit(False)
     try:
         assert not connection.in_atomic_block
