@@ -36,12 +36,8 @@ def insert_committing_asynchronously(instance: Model, using: str = "default") ->
     their own `pre_save` and `get_db_prep_save`; on PostgreSQL outside a transaction, with an
     asynchronous commit. Sends no model signals (the models this is used for have none)."""
     connection = connections[using]
-    if (
-        connection.vendor != "postgresql"
-        or connection.in_atomic_block
-        # A transaction opened by hand (autocommit off) is as much a transaction.
-        or not connection.get_autocommit()
-    ):
+    # Autocommit is off inside any atomic block and in a transaction opened by hand.
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
         instance.save(force_insert=True, using=using)
         return
     sql, fields = _insert_sql(type(instance), connection)
